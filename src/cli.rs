@@ -1,0 +1,260 @@
+//! The command tree of SPEC.md, parsed with clap. Values are only parsed here; the
+//! checks that need more than one flag (ids, locations, provider support) happen when
+//! the [`crate::plan::Plan`] is built, before any I/O.
+
+use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "cloudstop",
+    version,
+    about = "Stop jobs, stop servers and delete clusters on QingCloud, Tencent Cloud and Huawei Cloud",
+    long_about = "Stop jobs, stop servers and delete clusters on QingCloud, Tencent Cloud and Huawei Cloud \
+with one grammar, one credential story and one JSON result shape.\n\n\
+Every operation prints one JSON envelope on stdout and exits 0 (all succeeded), 1 (provider \
+refused or failed), 2 (usage), 3 (credentials/permission), 4 (not found), 5 (transient, safe \
+to run again), 6 (--wait timed out) or 130 (interrupted).",
+    propagate_version = true,
+    arg_required_else_help = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Stop (terminate) jobs: Tencent Cloud Batch, QingCloud HPC
+    #[command(subcommand)]
+    Job(JobCommand),
+    /// Stop servers: Huawei Cloud ECS, Tencent Cloud CVM, QingCloud IaaS
+    #[command(subcommand)]
+    Server(ServerCommand),
+    /// Delete clusters: QingCloud HPC
+    #[command(subcommand)]
+    Cluster(ClusterCommand),
+    /// Show providers, their operations, settings and where credentials were found
+    Providers(ProvidersArgs),
+    /// Print a shell completion script
+    Completions {
+        /// The shell to generate for
+        shell: CompletionShell,
+    },
+    /// Print the man page (roff) on stdout
+    Man,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CompletionShell {
+    Bash,
+    Zsh,
+    Fish,
+    Powershell,
+    Elvish,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum JobCommand {
+    /// Stop jobs
+    #[command(after_help = "Examples:\n  \
+cloudstop job stop --provider tencent --region ap-guangzhou --job-id job-rybewp57\n  \
+cloudstop job stop -p tencent --region ap-guangzhou --ids-from jobs.txt --wait --ignore-missing\n  \
+cloudstop job stop -p qingcloud --zone jn1a --cluster-id ehpc-8jqdq0mz --job-id hpcjob-bp6rj09f")]
+    Stop(JobStopArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ServerCommand {
+    /// Stop servers
+    #[command(after_help = "Examples:\n  \
+cloudstop server stop --provider huawei --region cn-north-4 --ids-from servers.txt --wait\n  \
+cloudstop server stop -p tencent --region ap-guangzhou --server-id ins-r8hr2upy --stop-charging\n  \
+cloudstop server stop -p qingcloud --zone pek3a --server-id i-rtyv0968 --hard")]
+    Stop(ServerStopArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClusterCommand {
+    /// Delete clusters (destroys data: asks for confirmation on a terminal, needs --yes otherwise)
+    #[command(after_help = "Examples:\n  \
+cloudstop cluster delete --provider qingcloud --zone jn1a --cluster-id hpc-6o2qc9tl --run-user usr-IuZxPyn2\n  \
+cloudstop cluster delete -p qingcloud --zone jn1a --cluster-id hpc-6o2qc9tl --run-user usr-IuZxPyn2 --yes --wait")]
+    Delete(ClusterDeleteArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct JobStopArgs {
+    /// Job id (repeatable; comma-separated values are split)
+    #[arg(long = "job-id", value_name = "ID", value_delimiter = ',', action = ArgAction::Append)]
+    pub job_ids: Vec<String>,
+    /// QingCloud: the cluster the jobs run in
+    #[arg(long = "cluster-id", value_name = "ID")]
+    pub cluster_id: Option<String>,
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ServerStopArgs {
+    /// Server id (repeatable; comma-separated values are split)
+    #[arg(long = "server-id", value_name = "ID", value_delimiter = ',', action = ArgAction::Append)]
+    pub server_ids: Vec<String>,
+    /// Force power-off (Huawei HARD, Tencent HARD, QingCloud force=1); default is a graceful stop
+    #[arg(long)]
+    pub hard: bool,
+    /// Tencent: stop billing of pay-as-you-go instances (StoppedMode=STOP_CHARGING)
+    #[arg(long = "stop-charging")]
+    pub stop_charging: bool,
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ClusterDeleteArgs {
+    /// Cluster id (repeatable; comma-separated values are split)
+    #[arg(long = "cluster-id", value_name = "ID", value_delimiter = ',', action = ArgAction::Append)]
+    pub cluster_ids: Vec<String>,
+    /// QingCloud: the cluster's run user (also CLOUDSTOP_RUN_USER or the profile's run_user)
+    #[arg(long = "run-user", value_name = "USER", env = "CLOUDSTOP_RUN_USER")]
+    pub run_user: Option<String>,
+    /// QingCloud: passed through as the API's optional `unlease` value
+    #[arg(long, value_name = "VALUE")]
+    pub unlease: Option<String>,
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+/// Flags every operation verb takes (SPEC "Every operation verb takes").
+#[derive(Debug, Args)]
+pub struct CommonArgs {
+    /// Cloud provider
+    #[arg(short = 'p', long, value_enum, env = "CLOUDSTOP_PROVIDER")]
+    pub provider: ProviderArg,
+    /// Read more ids from a file, one per line ('-' = stdin; blank lines and # comments skipped)
+    #[arg(long = "ids-from", value_name = "PATH")]
+    pub ids_from: Option<PathBuf>,
+    /// Region (Tencent, Huawei)
+    #[arg(long, value_name = "R", env = "CLOUDSTOP_REGION")]
+    pub region: Option<String>,
+    /// Zone (QingCloud)
+    #[arg(long, value_name = "Z", env = "CLOUDSTOP_ZONE")]
+    pub zone: Option<String>,
+    /// Project id (Huawei; looked up from IAM by region when not given)
+    #[arg(long = "project-id", value_name = "P", env = "CLOUDSTOP_PROJECT_ID")]
+    pub project_id: Option<String>,
+    /// Config profile
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
+    /// Override the API base URL (also CLOUDSTOP_<PROVIDER>_ENDPOINT)
+    #[arg(long, value_name = "URL")]
+    pub endpoint: Option<String>,
+    /// Validate, build and sign the request(s), print them, send nothing
+    #[arg(long = "dry-run")]
+    pub dry_run: bool,
+    /// After the stop is accepted, poll until every resource reaches a final state
+    #[arg(long)]
+    pub wait: bool,
+    /// How long --wait may take (90s, 5m, 1h)
+    #[arg(long = "wait-timeout", value_name = "DUR", default_value = "10m", value_parser = parse_duration)]
+    pub wait_timeout: Duration,
+    /// Time between status polls while waiting
+    #[arg(long = "poll-interval", value_name = "DUR", default_value = "5s", value_parser = parse_duration)]
+    pub poll_interval: Duration,
+    /// A resource that does not exist counts as success (idempotent teardown)
+    #[arg(long = "ignore-missing")]
+    pub ignore_missing: bool,
+    /// Confirm destructive operations without a prompt
+    #[arg(short = 'y', long)]
+    pub yes: bool,
+    /// Timeout of one HTTP request
+    #[arg(long, value_name = "DUR", default_value = "30s", value_parser = parse_duration)]
+    pub timeout: Duration,
+    /// Retries of a transient failure
+    #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u32).range(0..=20))]
+    pub retries: u32,
+    /// Requests in flight at once
+    #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub concurrency: u32,
+    /// Max requests per second to the provider (default: the API's documented limit)
+    #[arg(long, value_name = "R", value_parser = parse_rate, allow_negative_numbers = true)]
+    pub rate: Option<f64>,
+    /// Output format
+    #[arg(short = 'o', long, value_enum, default_value = "json")]
+    pub output: OutputFormat,
+    /// More log detail on stderr (-v, -vv, -vvv); secrets are never logged
+    #[arg(short = 'v', long = "verbose", action = ArgAction::Count, conflicts_with = "quiet")]
+    pub verbose: u8,
+    /// Log nothing but errors on stderr
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ProviderArg {
+    Tencent,
+    Huawei,
+    Qingcloud,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Json,
+    Text,
+}
+
+#[derive(Debug, Args)]
+pub struct ProvidersArgs {
+    /// Config profile whose credential sources are shown
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
+    /// Output format
+    #[arg(short = 'o', long, value_enum, default_value = "text")]
+    pub output: OutputFormat,
+}
+
+/// A humantime duration greater than zero (`30s`, `5m`, `1h30m`).
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let d = humantime::parse_duration(s.trim())
+        .map_err(|e| format!("{e}; expected a duration such as 30s, 5m or 1h"))?;
+    if d.is_zero() {
+        return Err("expected a duration greater than zero, such as 30s or 5m".into());
+    }
+    Ok(d)
+}
+
+/// A finite rate greater than zero (requests per second).
+pub fn parse_rate(s: &str) -> Result<f64, String> {
+    let r: f64 = s.trim().parse().map_err(|_| {
+        "expected a number of requests per second greater than 0, such as 2 or 0.5".to_string()
+    })?;
+    if !r.is_finite() || r <= 0.0 || r > 10_000.0 {
+        return Err(
+            "expected a number of requests per second greater than 0 and at most 10000".into(),
+        );
+    }
+    Ok(r)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn command_tree_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn durations_and_rates() {
+        assert_eq!(parse_duration("90s").unwrap(), Duration::from_secs(90));
+        assert!(parse_duration("banana").is_err());
+        assert!(parse_duration("0s").is_err());
+        assert!(parse_rate("-1").is_err());
+        assert!(parse_rate("0").is_err());
+        assert!(parse_rate("NaN").is_err());
+        assert_eq!(parse_rate("2.5").unwrap(), 2.5);
+    }
+}

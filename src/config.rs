@@ -1,0 +1,409 @@
+//! Where settings and credentials come from: the environment, the cloudstop TOML
+//! profile file, and the providers' own CLI/SDK files. Each provider states its
+//! variable names and file formats; this module owns the order (SPEC "Credentials")
+//! and the [`Secret`] type that never prints its value.
+
+use crate::error::Error;
+use secrecy::{ExposeSecret, SecretString};
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// A secret value (secret key, session token). `Debug` and `Display` print `[redacted]`.
+#[derive(Clone)]
+pub struct Secret(SecretString);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(SecretString::from(value.into()))
+    }
+
+    /// The value itself, for signing only.
+    pub fn expose(&self) -> &str {
+        self.0.expose_secret()
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+/// A snapshot of the process environment, read once. Empty values count as unset.
+#[derive(Clone, Default)]
+pub struct Env {
+    vars: HashMap<String, String>,
+}
+
+impl fmt::Debug for Env {
+    // The environment holds secrets: show only the names.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut names: Vec<_> = self.vars.keys().collect();
+        names.sort();
+        f.debug_struct("Env").field("names", &names).finish()
+    }
+}
+
+impl Env {
+    pub fn from_process() -> Self {
+        Env {
+            vars: std::env::vars_os()
+                .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+                .collect(),
+        }
+    }
+
+    #[cfg(test)]
+    pub fn from_pairs(pairs: &[(&str, &str)]) -> Self {
+        Env {
+            vars: pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        }
+    }
+
+    /// The variable's value, `None` when unset or empty.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.vars
+            .get(name)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
+    }
+
+    /// The user's home directory (`HOME`, or `USERPROFILE` on Windows).
+    pub fn home(&self) -> Option<PathBuf> {
+        self.get("HOME")
+            .or_else(|| self.get("USERPROFILE"))
+            .map(PathBuf::from)
+    }
+
+    /// `$CLOUDSTOP_CONFIG`, else `$XDG_CONFIG_HOME/cloudstop/config.toml`, else
+    /// `~/.config/cloudstop/config.toml`.
+    pub fn config_path(&self) -> Option<PathBuf> {
+        if let Some(p) = self.get("CLOUDSTOP_CONFIG") {
+            return Some(PathBuf::from(p));
+        }
+        if let Some(x) = self.get("XDG_CONFIG_HOME") {
+            return Some(Path::new(x).join("cloudstop").join("config.toml"));
+        }
+        self.home()
+            .map(|h| h.join(".config").join("cloudstop").join("config.toml"))
+    }
+}
+
+/// One provider's section of one profile: `[profiles.<name>.<provider>]`.
+pub type Section = toml::Table;
+
+/// The cloudstop TOML file, validated.
+#[derive(Debug, Default)]
+pub struct ConfigFile {
+    pub path: Option<PathBuf>,
+    profiles: BTreeMap<String, BTreeMap<String, Section>>,
+}
+
+/// Keys whose values are secrets: a file holding one must not be readable by others.
+fn is_secret_key(key: &str) -> bool {
+    let k = key.to_ascii_lowercase();
+    k.contains("secret") || k.contains("token") || k == "sk" || k.contains("password")
+}
+
+impl ConfigFile {
+    /// Loads the file at `path`; a missing file is an empty config. `providers` are the
+    /// section names that may appear under a profile.
+    pub fn load(path: Option<PathBuf>, providers: &[&str]) -> Result<ConfigFile, Error> {
+        let Some(path) = path else {
+            return Ok(ConfigFile::default());
+        };
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(ConfigFile {
+                    path: Some(path),
+                    ..Default::default()
+                })
+            }
+            Err(e) => {
+                return Err(Error::config(format!(
+                    "cannot read config file {}: {e}",
+                    path.display()
+                )))
+            }
+        };
+        let cfg = Self::parse(&text, &path, providers)?;
+        if cfg.holds_secret() {
+            check_private(&path)?;
+        }
+        Ok(cfg)
+    }
+
+    fn parse(text: &str, path: &Path, providers: &[&str]) -> Result<ConfigFile, Error> {
+        let bad =
+            |msg: String| Error::config(format!("invalid config file {}: {msg}", path.display()));
+        let root: toml::Table = text
+            .parse()
+            .map_err(|e: toml::de::Error| bad(e.message().to_string()))?;
+        let mut profiles = BTreeMap::new();
+        for (key, value) in root {
+            if key != "profiles" {
+                return Err(bad(format!(
+                    "unknown key '{key}' (expected [profiles.<name>.<provider>])"
+                )));
+            }
+            let toml::Value::Table(names) = value else {
+                return Err(bad("'profiles' must be a table".into()));
+            };
+            for (name, value) in names {
+                let toml::Value::Table(sections) = value else {
+                    return Err(bad(format!("profile '{name}' must be a table")));
+                };
+                let mut by_provider = BTreeMap::new();
+                for (provider, section) in sections {
+                    if !providers.contains(&provider.as_str()) {
+                        return Err(bad(format!(
+                            "unknown provider '{provider}' in profile '{name}' (expected one of: {})",
+                            providers.join(", ")
+                        )));
+                    }
+                    let toml::Value::Table(section) = section else {
+                        return Err(bad(format!("[profiles.{name}.{provider}] must be a table")));
+                    };
+                    by_provider.insert(provider, section);
+                }
+                profiles.insert(name, by_provider);
+            }
+        }
+        Ok(ConfigFile {
+            path: Some(path.to_path_buf()),
+            profiles,
+        })
+    }
+
+    fn holds_secret(&self) -> bool {
+        self.profiles
+            .values()
+            .flat_map(|p| p.values())
+            .flat_map(|s| s.keys())
+            .any(|k| is_secret_key(k))
+    }
+
+    /// The `[profiles.<profile>.<provider>]` section, if present.
+    pub fn section(&self, profile: &str, provider: &str) -> Option<&Section> {
+        self.profiles.get(profile)?.get(provider)
+    }
+
+    pub fn display_path(&self) -> String {
+        self.path
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|| "~/.config/cloudstop/config.toml".into())
+    }
+}
+
+#[cfg(unix)]
+fn check_private(path: &Path) -> Result<(), Error> {
+    use std::os::unix::fs::PermissionsExt;
+    let meta = std::fs::metadata(path)
+        .map_err(|e| Error::config(format!("cannot stat config file {}: {e}", path.display())))?;
+    let mode = meta.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        return Err(Error::config(format!(
+            "config file {} holds secrets and is readable by others (mode {mode:03o}); run: chmod 600 {}",
+            path.display(),
+            path.display()
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn check_private(_path: &Path) -> Result<(), Error> {
+    Ok(())
+}
+
+/// Reads the typed, known keys of a provider section: unknown keys are a config error.
+pub struct SectionReader<'a> {
+    section: Option<&'a Section>,
+    label: String,
+}
+
+impl<'a> SectionReader<'a> {
+    /// `known` lists every key the provider accepts in its section.
+    pub fn new(
+        cfg: &'a ConfigFile,
+        profile: &str,
+        provider: &str,
+        known: &[&str],
+    ) -> Result<SectionReader<'a>, Error> {
+        let section = cfg.section(profile, provider);
+        let label = format!("[profiles.{profile}.{provider}] in {}", cfg.display_path());
+        if let Some(s) = section {
+            for (k, v) in s {
+                if !known.contains(&k.as_str()) {
+                    return Err(Error::config(format!(
+                        "unknown key '{k}' in {label} (expected one of: {})",
+                        known.join(", ")
+                    )));
+                }
+                if !v.is_str() {
+                    return Err(Error::config(format!("'{k}' in {label} must be a string")));
+                }
+            }
+        }
+        Ok(SectionReader { section, label })
+    }
+
+    pub fn get(&self, key: &str) -> Option<&'a str> {
+        self.section?.get(key)?.as_str().filter(|v| !v.is_empty())
+    }
+
+    pub fn label(&self) -> &str {
+        &self.label
+    }
+}
+
+/// A value and where it was found (named in `-v` logs, never the value itself when secret).
+#[derive(Debug, Clone)]
+pub struct Found<T> {
+    pub value: T,
+    pub source: String,
+}
+
+/// SPEC's order for credentials: the environment, then the profile; a `--profile`
+/// given on the command line puts the profile first. The providers' own files come last.
+pub fn in_order<T>(
+    explicit_profile: bool,
+    env: impl FnOnce() -> Result<Option<Found<T>>, Error>,
+    profile: impl FnOnce() -> Result<Option<Found<T>>, Error>,
+    files: impl FnOnce() -> Result<Option<Found<T>>, Error>,
+) -> Result<Option<Found<T>>, Error> {
+    if explicit_profile {
+        if let Some(f) = profile()? {
+            return Ok(Some(f));
+        }
+        if let Some(f) = env()? {
+            return Ok(Some(f));
+        }
+    } else {
+        if let Some(f) = env()? {
+            return Ok(Some(f));
+        }
+        if let Some(f) = profile()? {
+            return Ok(Some(f));
+        }
+    }
+    files()
+}
+
+/// Reads an INI file's section (SDK credential files). `None` when the file or the
+/// section does not exist.
+pub fn read_ini_section(
+    path: &Path,
+    section: &str,
+) -> Result<Option<HashMap<String, String>>, Error> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => {
+            return Err(Error::config(format!(
+                "cannot read {}: {e}",
+                path.display()
+            )));
+        }
+    };
+    let ini = ini::Ini::load_from_str(&text)
+        .map_err(|e| Error::config(format!("invalid INI file {}: {e}", path.display())))?;
+    Ok(ini.section(Some(section)).map(|props| {
+        props
+            .iter()
+            .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+            .collect()
+    }))
+}
+
+/// Reads a JSON file (tccli profiles). `None` when it does not exist.
+pub fn read_json_file(path: &Path) -> Result<Option<serde_json::Value>, Error> {
+    match std::fs::read_to_string(path) {
+        Ok(t) => serde_json::from_str(&t)
+            .map(Some)
+            .map_err(|e| Error::config(format!("invalid JSON in {}: {e}", path.display()))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::config(format!(
+            "cannot read {}: {e}",
+            path.display()
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_never_prints() {
+        let s = Secret::new("hunter2-secret");
+        assert_eq!(format!("{s:?}"), "[redacted]");
+        assert_eq!(format!("{s}"), "[redacted]");
+        assert_eq!(s.expose(), "hunter2-secret");
+    }
+
+    #[test]
+    fn env_debug_shows_names_only() {
+        let env = Env::from_pairs(&[("TENCENTCLOUD_SECRET_KEY", "topsecret")]);
+        let dbg = format!("{env:?}");
+        assert!(dbg.contains("TENCENTCLOUD_SECRET_KEY"));
+        assert!(!dbg.contains("topsecret"));
+    }
+
+    #[test]
+    fn config_rejects_unknown_provider_and_keys() {
+        let p = Path::new("/x/config.toml");
+        let e =
+            ConfigFile::parse("[profiles.default.aws]\nkey='x'\n", p, &["tencent"]).unwrap_err();
+        assert!(
+            e.message.contains("unknown provider 'aws'"),
+            "{}",
+            e.message
+        );
+        let e = ConfigFile::parse("foo = 1\n", p, &["tencent"]).unwrap_err();
+        assert!(e.message.contains("unknown key 'foo'"));
+        let e = ConfigFile::parse("[profiles\n", p, &["tencent"]).unwrap_err();
+        assert!(e.message.contains("invalid config file"));
+        let cfg = ConfigFile::parse(
+            "[profiles.default.tencent]\nsecret_id='a'\nbogus='b'\n",
+            p,
+            &["tencent"],
+        )
+        .unwrap();
+        let e = SectionReader::new(&cfg, "default", "tencent", &["secret_id"])
+            .err()
+            .unwrap();
+        assert!(e.message.contains("unknown key 'bogus'"));
+    }
+
+    #[test]
+    fn order_puts_explicit_profile_first() {
+        let env = || {
+            Ok(Some(Found {
+                value: 1,
+                source: "env".into(),
+            }))
+        };
+        let prof = || {
+            Ok(Some(Found {
+                value: 2,
+                source: "profile".into(),
+            }))
+        };
+        let none = || Ok(None);
+        assert_eq!(in_order(false, env, prof, none).unwrap().unwrap().value, 1);
+        assert_eq!(in_order(true, env, prof, none).unwrap().unwrap().value, 2);
+    }
+}

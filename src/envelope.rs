@@ -1,0 +1,409 @@
+//! The result envelope of SPEC.md and the one function that turns it into an exit code.
+
+use crate::error::{Error, ErrorKind};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Exit codes (SPEC "Exit codes").
+pub mod exit {
+    pub const OK: u8 = 0;
+    pub const FAILED: u8 = 1;
+    pub const USAGE: u8 = 2;
+    pub const CREDENTIALS: u8 = 3;
+    pub const NOT_FOUND: u8 = 4;
+    pub const TRANSIENT: u8 = 5;
+    pub const WAIT_TIMEOUT: u8 = 6;
+    pub const INTERRUPTED: u8 = 130;
+}
+
+/// With several kinds of failure the first of this list wins (SPEC: 3, 1, 5, 6, 4).
+/// A usage error found by the provider in one result ranks just below credentials.
+const PRECEDENCE: [u8; 6] = [
+    exit::CREDENTIALS,
+    exit::USAGE,
+    exit::FAILED,
+    exit::TRANSIENT,
+    exit::WAIT_TIMEOUT,
+    exit::NOT_FOUND,
+];
+
+/// A result's state (SPEC `status`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Accepted,
+    Stopping,
+    Stopped,
+    Deleting,
+    Deleted,
+    AlreadyStopped,
+    NotFound,
+    Failed,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Accepted => "accepted",
+            Status::Stopping => "stopping",
+            Status::Stopped => "stopped",
+            Status::Deleting => "deleting",
+            Status::Deleted => "deleted",
+            Status::AlreadyStopped => "already_stopped",
+            Status::NotFound => "not_found",
+            Status::Failed => "failed",
+        }
+    }
+}
+
+/// SPEC's `error` object, per result and top level.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorInfo {
+    pub kind: ErrorKind,
+    pub code: Option<String>,
+    pub message: String,
+    pub retryable: bool,
+}
+
+impl From<&Error> for ErrorInfo {
+    fn from(e: &Error) -> Self {
+        ErrorInfo {
+            kind: e.kind,
+            code: e.code.clone(),
+            message: e.message.clone(),
+            retryable: e.retryable,
+        }
+    }
+}
+
+impl From<Error> for ErrorInfo {
+    fn from(e: Error) -> Self {
+        ErrorInfo::from(&e)
+    }
+}
+
+/// One requested resource's outcome.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResultItem {
+    pub id: String,
+    pub ok: bool,
+    pub status: Status,
+    pub request_id: Option<String>,
+    pub provider_job_id: Option<String>,
+    pub error: Option<ErrorInfo>,
+}
+
+impl ResultItem {
+    /// A result in `status`; `ok` is settled by [`ResultItem::settle`].
+    pub fn new(id: impl Into<String>, status: Status) -> Self {
+        ResultItem {
+            id: id.into(),
+            ok: false,
+            status,
+            request_id: None,
+            provider_job_id: None,
+            error: None,
+        }
+    }
+
+    /// A result that failed with `error`: `not_found` for a missing resource, else `failed`.
+    pub fn failed(id: impl Into<String>, error: &Error) -> Self {
+        let status = if error.kind == ErrorKind::NotFound {
+            Status::NotFound
+        } else {
+            Status::Failed
+        };
+        ResultItem::new(id, status).with_error(error)
+    }
+
+    pub fn with_error(mut self, error: &Error) -> Self {
+        self.error = Some(error.into());
+        self
+    }
+
+    pub fn with_request_id(mut self, request_id: Option<String>) -> Self {
+        self.request_id = request_id;
+        self
+    }
+
+    pub fn with_job_id(mut self, job_id: Option<String>) -> Self {
+        self.provider_job_id = job_id;
+        self
+    }
+
+    /// Settles `ok` (SPEC): the goal state holds, or the resource is missing and
+    /// `--ignore-missing` was given. An ok result carries no error.
+    pub fn settle(&mut self, ignore_missing: bool) {
+        self.ok = match self.status {
+            Status::Failed => false,
+            Status::NotFound => ignore_missing,
+            _ => self.error.is_none(),
+        };
+        if self.ok {
+            self.error = None;
+        }
+    }
+
+    /// The exit code this result alone asks for.
+    pub fn exit_code(&self) -> u8 {
+        if self.ok {
+            return exit::OK;
+        }
+        if self.status == Status::NotFound {
+            return exit::NOT_FOUND;
+        }
+        match &self.error {
+            // Still on its way to the goal state when `--wait` ran out of time.
+            Some(e) if e.kind == ErrorKind::Timeout && self.status != Status::Failed => {
+                exit::WAIT_TIMEOUT
+            }
+            Some(e) => error_exit_code(e),
+            None => exit::FAILED,
+        }
+    }
+}
+
+/// The exit code an error asks for, by kind.
+pub fn error_exit_code(e: &ErrorInfo) -> u8 {
+    match e.kind {
+        ErrorKind::Usage => exit::USAGE,
+        ErrorKind::Config | ErrorKind::Auth | ErrorKind::Permission => exit::CREDENTIALS,
+        ErrorKind::NotFound => exit::NOT_FOUND,
+        ErrorKind::Throttled | ErrorKind::Network | ErrorKind::Timeout => exit::TRANSIENT,
+        ErrorKind::Provider | ErrorKind::Internal if e.retryable => exit::TRANSIENT,
+        ErrorKind::Provider | ErrorKind::Internal => exit::FAILED,
+    }
+}
+
+/// The winning code among several (SPEC's precedence); 0 when all are 0.
+pub fn combine_exit_codes(codes: impl IntoIterator<Item = u8>) -> u8 {
+    let mut best: Option<usize> = None;
+    let mut other = exit::OK;
+    for code in codes {
+        match PRECEDENCE.iter().position(|&c| c == code) {
+            Some(rank) => best = Some(best.map_or(rank, |b| b.min(rank))),
+            None if code != exit::OK => other = code,
+            None => {}
+        }
+    }
+    best.map_or(other, |rank| PRECEDENCE[rank])
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Summary {
+    pub requested: usize,
+    pub succeeded: usize,
+    pub failed: usize,
+}
+
+/// Whether a shown request was signed with the user's credentials or a placeholder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CredentialsUsed {
+    Configured,
+    Placeholder,
+}
+
+/// A request as shown in `requests` (`--dry-run`, `-vvv`): secrets redacted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestRecord {
+    pub method: String,
+    pub url: String,
+    pub headers: BTreeMap<String, String>,
+    pub body: String,
+    pub credentials: CredentialsUsed,
+}
+
+/// The one JSON document printed on stdout.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Envelope {
+    pub version: u32,
+    pub ok: bool,
+    pub provider: String,
+    pub operation: String,
+    pub location: BTreeMap<String, String>,
+    pub dry_run: bool,
+    pub results: Vec<ResultItem>,
+    pub summary: Summary,
+    pub requests: Vec<RequestRecord>,
+    pub error: Option<ErrorInfo>,
+    pub elapsed_ms: u64,
+}
+
+impl Envelope {
+    /// Builds the envelope: settles every result, counts them and sets `ok`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn build(
+        provider: &str,
+        operation: &str,
+        location: BTreeMap<String, String>,
+        dry_run: bool,
+        mut results: Vec<ResultItem>,
+        requests: Vec<RequestRecord>,
+        error: Option<ErrorInfo>,
+        ignore_missing: bool,
+        elapsed_ms: u64,
+    ) -> Envelope {
+        for r in &mut results {
+            r.settle(ignore_missing);
+        }
+        let succeeded = results.iter().filter(|r| r.ok).count();
+        let summary = Summary {
+            requested: results.len(),
+            succeeded,
+            failed: results.len() - succeeded,
+        };
+        let mut env = Envelope {
+            version: 1,
+            ok: false,
+            provider: provider.to_string(),
+            operation: operation.to_string(),
+            location,
+            dry_run,
+            results,
+            summary,
+            requests,
+            error,
+            elapsed_ms,
+        };
+        env.ok = env.exit_code() == exit::OK;
+        env
+    }
+
+    /// The process exit code for this envelope (SPEC precedence 3, 1, 5, 6, 4).
+    pub fn exit_code(&self) -> u8 {
+        let top = self.error.as_ref().map(error_exit_code);
+        combine_exit_codes(
+            top.into_iter()
+                .chain(self.results.iter().map(ResultItem::exit_code)),
+        )
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("the envelope always serialises")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(kind: ErrorKind, retryable: bool) -> Error {
+        Error::new(kind, "x").retryable(retryable)
+    }
+
+    fn env_of(results: Vec<ResultItem>, ignore_missing: bool) -> Envelope {
+        Envelope::build(
+            "tencent",
+            "job.stop",
+            BTreeMap::new(),
+            false,
+            results,
+            vec![],
+            None,
+            ignore_missing,
+            1,
+        )
+    }
+
+    #[test]
+    fn precedence_is_3_1_5_6_4() {
+        assert_eq!(combine_exit_codes([4, 6, 5, 1, 3]), 3);
+        assert_eq!(combine_exit_codes([4, 6, 5, 1]), 1);
+        assert_eq!(combine_exit_codes([4, 6, 5]), 5);
+        assert_eq!(combine_exit_codes([4, 6]), 6);
+        assert_eq!(combine_exit_codes([4, 0]), 4);
+        assert_eq!(combine_exit_codes([0, 0]), 0);
+        assert_eq!(combine_exit_codes([]), 0);
+        assert_eq!(combine_exit_codes([130, 4]), 4);
+    }
+
+    #[test]
+    fn not_found_is_ok_only_with_ignore_missing() {
+        let nf = ResultItem::failed("job-aaaaaaaa", &err(ErrorKind::NotFound, false));
+        let e = env_of(vec![nf.clone()], false);
+        assert_eq!(e.exit_code(), 4);
+        assert!(!e.ok);
+        assert!(e.results[0].error.is_some());
+        let e = env_of(vec![nf], true);
+        assert_eq!(e.exit_code(), 0);
+        assert!(e.ok && e.results[0].ok);
+        assert_eq!(e.results[0].status, Status::NotFound);
+        assert!(e.results[0].error.is_none());
+    }
+
+    #[test]
+    fn mixed_outcomes_follow_precedence() {
+        let results = vec![
+            ResultItem::new("a", Status::Stopping),
+            ResultItem::failed("b", &err(ErrorKind::NotFound, false)),
+            ResultItem::failed("c", &err(ErrorKind::Throttled, true)),
+            ResultItem::failed("d", &err(ErrorKind::Provider, false)),
+        ];
+        let e = env_of(results, false);
+        assert_eq!(e.exit_code(), 1);
+        assert_eq!(
+            e.summary,
+            Summary {
+                requested: 4,
+                succeeded: 1,
+                failed: 3
+            }
+        );
+    }
+
+    #[test]
+    fn wait_timeout_is_6_and_request_timeout_is_5() {
+        let waiting =
+            ResultItem::new("a", Status::Stopping).with_error(&err(ErrorKind::Timeout, true));
+        assert_eq!(env_of(vec![waiting], false).exit_code(), 6);
+        let timed_out = ResultItem::failed("a", &err(ErrorKind::Timeout, true));
+        assert_eq!(env_of(vec![timed_out], false).exit_code(), 5);
+    }
+
+    #[test]
+    fn kinds_map_to_exit_codes() {
+        for (kind, retryable, code) in [
+            (ErrorKind::Usage, false, 2),
+            (ErrorKind::Config, false, 3),
+            (ErrorKind::Auth, false, 3),
+            (ErrorKind::Permission, false, 3),
+            (ErrorKind::NotFound, false, 4),
+            (ErrorKind::Throttled, true, 5),
+            (ErrorKind::Network, true, 5),
+            (ErrorKind::Provider, true, 5),
+            (ErrorKind::Provider, false, 1),
+            (ErrorKind::Internal, false, 1),
+        ] {
+            let info = ErrorInfo::from(err(kind, retryable));
+            assert_eq!(error_exit_code(&info), code, "{kind:?}");
+        }
+    }
+
+    #[test]
+    fn already_stopped_is_ok() {
+        let e = env_of(vec![ResultItem::new("a", Status::AlreadyStopped)], false);
+        assert!(e.ok);
+        assert_eq!(e.exit_code(), 0);
+    }
+
+    #[test]
+    fn envelope_shape_snapshot() {
+        let item = ResultItem::new("job-rybewp57", Status::Stopping)
+            .with_request_id(Some("970e5a9f-2963-436c-8dad-4847360676f7".into()));
+        let mut loc = BTreeMap::new();
+        loc.insert("region".to_string(), "ap-guangzhou".to_string());
+        let e = Envelope::build(
+            "tencent",
+            "job.stop",
+            loc,
+            false,
+            vec![item],
+            vec![],
+            None,
+            false,
+            182,
+        );
+        insta::assert_snapshot!(e.to_json());
+    }
+}

@@ -1,0 +1,410 @@
+//! Raw arguments → one validated [`Plan`] before any I/O: ids collected, split,
+//! de-duplicated and checked against the provider's id format, provider support and
+//! flag combinations checked. Every usage error happens here or in the provider's
+//! `validate`, which is why bad input never sends a request.
+
+use crate::cli::{
+    ClusterCommand, Command, CommonArgs, JobCommand, OutputFormat, ProviderArg, ServerCommand,
+};
+use crate::config::Env;
+use crate::error::Error;
+use crate::transport::TransportOptions;
+use std::collections::HashSet;
+use std::io::Read;
+use std::path::Path;
+use std::time::Duration;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ProviderName {
+    Tencent,
+    Huawei,
+    Qingcloud,
+}
+
+impl ProviderName {
+    pub const ALL: [ProviderName; 3] = [
+        ProviderName::Huawei,
+        ProviderName::Qingcloud,
+        ProviderName::Tencent,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProviderName::Tencent => "tencent",
+            ProviderName::Huawei => "huawei",
+            ProviderName::Qingcloud => "qingcloud",
+        }
+    }
+}
+
+impl From<ProviderArg> for ProviderName {
+    fn from(p: ProviderArg) -> Self {
+        match p {
+            ProviderArg::Tencent => ProviderName::Tencent,
+            ProviderArg::Huawei => ProviderName::Huawei,
+            ProviderArg::Qingcloud => ProviderName::Qingcloud,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Operation {
+    JobStop,
+    ServerStop,
+    ClusterDelete,
+}
+
+impl Operation {
+    /// The envelope's `operation`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Operation::JobStop => "job.stop",
+            Operation::ServerStop => "server.stop",
+            Operation::ClusterDelete => "cluster.delete",
+        }
+    }
+
+    /// As typed on the command line.
+    pub fn verb(self) -> &'static str {
+        match self {
+            Operation::JobStop => "job stop",
+            Operation::ServerStop => "server stop",
+            Operation::ClusterDelete => "cluster delete",
+        }
+    }
+
+    /// The flag that carries this operation's ids.
+    pub fn id_flag(self) -> &'static str {
+        match self {
+            Operation::JobStop => "--job-id",
+            Operation::ServerStop => "--server-id",
+            Operation::ClusterDelete => "--cluster-id",
+        }
+    }
+
+    fn noun(self) -> &'static str {
+        match self {
+            Operation::JobStop => "job",
+            Operation::ServerStop => "server",
+            Operation::ClusterDelete => "cluster",
+        }
+    }
+}
+
+/// Everything a run needs, validated.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub provider: ProviderName,
+    pub operation: Operation,
+    /// In input order, without duplicates, never empty.
+    pub ids: Vec<String>,
+    /// `--region` / `CLOUDSTOP_REGION` (the provider adds its own sources).
+    pub region: Option<String>,
+    pub zone: Option<String>,
+    pub project_id: Option<String>,
+    /// QingCloud `job stop`: the cluster the jobs run in.
+    pub cluster_id: Option<String>,
+    pub run_user: Option<String>,
+    pub unlease: Option<String>,
+    pub hard: bool,
+    pub stop_charging: bool,
+    pub endpoint: Option<String>,
+    pub profile: String,
+    /// `--profile` on the command line: the profile goes before the environment.
+    pub explicit_profile: bool,
+    pub dry_run: bool,
+    pub wait: bool,
+    pub wait_timeout: Duration,
+    pub poll_interval: Duration,
+    pub ignore_missing: bool,
+    pub yes: bool,
+    pub transport: TransportOptions,
+    pub output: OutputFormat,
+    pub verbose: u8,
+    pub quiet: bool,
+}
+
+/// The provider and operation a command line names, known even when the rest of it is
+/// invalid (for the envelope of a usage error).
+pub fn target(cmd: &Command) -> Option<(ProviderName, Operation, &CommonArgs)> {
+    match cmd {
+        Command::Job(JobCommand::Stop(a)) => {
+            Some((a.common.provider.into(), Operation::JobStop, &a.common))
+        }
+        Command::Server(ServerCommand::Stop(a)) => {
+            Some((a.common.provider.into(), Operation::ServerStop, &a.common))
+        }
+        Command::Cluster(ClusterCommand::Delete(a)) => Some((
+            a.common.provider.into(),
+            Operation::ClusterDelete,
+            &a.common,
+        )),
+        _ => None,
+    }
+}
+
+impl Plan {
+    /// Builds the plan of an operation command. `stdin` is read for `--ids-from -`.
+    pub fn build(cmd: Command, env: &Env, stdin: &mut dyn Read) -> Result<Plan, Error> {
+        let (flag_ids, cluster_id, run_user, unlease, hard, stop_charging, common, operation) =
+            match cmd {
+                Command::Job(JobCommand::Stop(a)) => (
+                    a.job_ids,
+                    a.cluster_id,
+                    None,
+                    None,
+                    false,
+                    false,
+                    a.common,
+                    Operation::JobStop,
+                ),
+                Command::Server(ServerCommand::Stop(a)) => (
+                    a.server_ids,
+                    None,
+                    None,
+                    None,
+                    a.hard,
+                    a.stop_charging,
+                    a.common,
+                    Operation::ServerStop,
+                ),
+                Command::Cluster(ClusterCommand::Delete(a)) => (
+                    a.cluster_ids,
+                    None,
+                    a.run_user,
+                    a.unlease,
+                    false,
+                    false,
+                    a.common,
+                    Operation::ClusterDelete,
+                ),
+                _ => return Err(Error::internal("not an operation command")),
+            };
+        let provider: ProviderName = common.provider.into();
+        let ids = collect_ids(operation, flag_ids, common.ids_from.as_deref(), stdin)?;
+
+        if stop_charging && provider != ProviderName::Tencent {
+            return Err(Error::usage(format!(
+                "--stop-charging is only for --provider tencent (got --provider {})",
+                provider.as_str()
+            )));
+        }
+        if cluster_id.is_some() && provider != ProviderName::Qingcloud {
+            return Err(Error::usage(format!(
+                "--cluster-id on job stop is only for --provider qingcloud (got --provider {})",
+                provider.as_str()
+            )));
+        }
+        let (profile, explicit_profile) = match common.profile {
+            Some(p) => (p, true),
+            None => (
+                env.get("CLOUDSTOP_PROFILE")
+                    .unwrap_or("default")
+                    .to_string(),
+                false,
+            ),
+        };
+        if profile.trim().is_empty() {
+            return Err(Error::usage("--profile must not be empty"));
+        }
+        Ok(Plan {
+            provider,
+            operation,
+            ids,
+            region: non_empty(common.region),
+            zone: non_empty(common.zone),
+            project_id: non_empty(common.project_id),
+            cluster_id,
+            run_user: non_empty(run_user),
+            unlease,
+            hard,
+            stop_charging,
+            endpoint: non_empty(common.endpoint),
+            profile,
+            explicit_profile,
+            dry_run: common.dry_run,
+            wait: common.wait,
+            wait_timeout: common.wait_timeout,
+            poll_interval: common.poll_interval,
+            ignore_missing: common.ignore_missing,
+            yes: common.yes,
+            transport: TransportOptions {
+                timeout: common.timeout,
+                retries: common.retries,
+                concurrency: common.concurrency,
+                rate: common.rate,
+            },
+            output: common.output,
+            verbose: common.verbose,
+            quiet: common.quiet,
+        })
+    }
+}
+
+fn non_empty(v: Option<String>) -> Option<String> {
+    v.filter(|s| !s.trim().is_empty())
+}
+
+/// Ids from the flag (already split on commas by clap) and `--ids-from`, in order,
+/// duplicates dropped. An empty value or an empty list is a usage error: an empty
+/// list never means "all".
+pub fn collect_ids(
+    op: Operation,
+    flag_ids: Vec<String>,
+    ids_from: Option<&Path>,
+    stdin: &mut dyn Read,
+) -> Result<Vec<String>, Error> {
+    let mut all = Vec::new();
+    for id in flag_ids {
+        if id.trim().is_empty() {
+            return Err(Error::usage(format!(
+                "empty {} value: expected a {} id",
+                op.id_flag(),
+                op.noun()
+            )));
+        }
+        all.push(id);
+    }
+    if let Some(path) = ids_from {
+        let text = if path == Path::new("-") {
+            let mut s = String::new();
+            stdin
+                .read_to_string(&mut s)
+                .map_err(|e| Error::usage(format!("cannot read --ids-from - (stdin): {e}")))?;
+            s
+        } else {
+            std::fs::read_to_string(path).map_err(|e| {
+                Error::usage(format!("cannot read --ids-from '{}': {e}", path.display()))
+            })?
+        };
+        all.extend(parse_id_lines(&text));
+    }
+    let mut seen = HashSet::new();
+    all.retain(|id| seen.insert(id.clone()));
+    if all.is_empty() {
+        return Err(Error::usage(format!(
+            "no {} ids given: pass {} ID or --ids-from PATH (an empty list never means all)",
+            op.noun(),
+            op.id_flag()
+        )));
+    }
+    Ok(all)
+}
+
+/// One id per line; surrounding blanks trimmed, blank lines and `#` comments skipped.
+pub fn parse_id_lines(text: &str) -> impl Iterator<Item = String> + '_ {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(String::from)
+}
+
+/// Checks every id against `valid`; the first bad one fails the whole command.
+pub fn check_ids(
+    ids: &[String],
+    what: &str,
+    expected: &str,
+    valid: impl Fn(&str) -> bool,
+) -> Result<(), Error> {
+    for id in ids {
+        if !valid(id) {
+            return Err(Error::usage(format!(
+                "malformed {what} {}: expected {expected}",
+                quote(id)
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// A value quoted for an error message: control and non-ASCII characters escaped,
+/// long values cut, so the message stays one readable line.
+pub fn quote(s: &str) -> String {
+    let mut out: String = s.chars().take(80).flat_map(char::escape_debug).collect();
+    if s.chars().count() > 80 {
+        out.push('…');
+    }
+    format!("'{out}'")
+}
+
+/// `prefix` followed by exactly `n` characters of `[a-z0-9]`.
+pub fn is_prefixed_id(id: &str, prefix: &str, n: usize) -> bool {
+    id.strip_prefix(prefix).is_some_and(|rest| {
+        rest.len() == n
+            && rest
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ids(flag: &[&str], file: Option<&str>) -> Result<Vec<String>, Error> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = file.map(|text| {
+            let p = dir.path().join("ids.txt");
+            std::fs::write(&p, text).unwrap();
+            p
+        });
+        collect_ids(
+            Operation::JobStop,
+            flag.iter().map(|s| s.to_string()).collect(),
+            path.as_deref(),
+            &mut std::io::empty(),
+        )
+    }
+
+    #[test]
+    fn ids_keep_order_and_drop_duplicates() {
+        let got = ids(&["b", "a", "b"], Some("# comment\n\n  c  \na\n")).unwrap();
+        assert_eq!(got, vec!["b", "a", "c"]);
+    }
+
+    #[test]
+    fn empty_lists_are_usage_errors() {
+        assert_eq!(
+            ids(&[], None).unwrap_err().kind,
+            crate::error::ErrorKind::Usage
+        );
+        assert!(ids(&[], Some("\n# nothing\n")).is_err());
+        assert!(ids(&[""], None).is_err());
+        assert!(ids(&["  "], None).is_err());
+    }
+
+    #[test]
+    fn stdin_is_read_for_dash() {
+        let mut input: &[u8] = b"job-aaaaaaaa\njob-bbbbbbbb\n";
+        let got =
+            collect_ids(Operation::JobStop, vec![], Some(Path::new("-")), &mut input).unwrap();
+        assert_eq!(got, vec!["job-aaaaaaaa", "job-bbbbbbbb"]);
+    }
+
+    #[test]
+    fn missing_file_is_usage_error() {
+        let e = collect_ids(
+            Operation::JobStop,
+            vec![],
+            Some(Path::new("/nonexistent/ids.txt")),
+            &mut std::io::empty(),
+        )
+        .unwrap_err();
+        assert!(e.message.contains("/nonexistent/ids.txt"));
+    }
+
+    #[test]
+    fn prefixed_ids() {
+        assert!(is_prefixed_id("job-rybewp57", "job-", 8));
+        assert!(!is_prefixed_id("job-RYBEWP57", "job-", 8));
+        assert!(!is_prefixed_id("job-rybewp5", "job-", 8));
+        assert!(!is_prefixed_id("job-rybewp5é", "job-", 8));
+        assert!(!is_prefixed_id("ins-rybewp57", "job-", 8));
+    }
+
+    #[test]
+    fn quote_escapes() {
+        assert_eq!(quote("a\nb"), "'a\\nb'");
+        assert!(quote(&"x".repeat(200)).ends_with("…'"));
+    }
+}

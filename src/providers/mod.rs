@@ -1,0 +1,288 @@
+//! The provider interface and dispatch, and the run context every provider shares:
+//! the validated plan, the transport, the clock, the config file and the report of
+//! results as they arrive (so an interrupted run can still print what it knows).
+//!
+//! Each provider module exposes the same three items:
+//! - `OPERATIONS`: what it offers;
+//! - `validate(&Plan)`: id formats and provider-specific flags, no I/O;
+//! - `run(&Ctx)`: settings and credentials, then the calls; results go into
+//!   `ctx.report`, and an `Err` is the failure of the command as a whole.
+
+pub mod tencent;
+
+use crate::config::{ConfigFile, Env};
+use crate::envelope::{CredentialsUsed, ErrorInfo, RequestRecord, ResultItem, Status};
+use crate::error::{Error, ErrorKind};
+use crate::plan::{Operation, Plan, ProviderName};
+use crate::transport::{HttpRequest, Transport};
+use chrono::{DateTime, Utc};
+use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+use std::sync::{Mutex, OnceLock};
+use tokio::time::Instant;
+
+/// Provider names that may appear as sections of a profile.
+pub const PROFILE_SECTIONS: [&str; 3] = ["tencent", "huawei", "qingcloud"];
+
+/// What each provider offers.
+pub fn operations(p: ProviderName) -> &'static [Operation] {
+    match p {
+        ProviderName::Tencent => tencent::OPERATIONS,
+        ProviderName::Huawei => &[],
+        ProviderName::Qingcloud => &[],
+    }
+}
+
+/// Checks that the provider offers the operation, then the provider's own checks.
+pub fn validate(plan: &Plan) -> Result<(), Error> {
+    let ops = operations(plan.provider);
+    if !ops.contains(&plan.operation) {
+        let offered: Vec<&str> = ops.iter().map(|o| o.verb()).collect();
+        let who: Vec<String> = ProviderName::ALL
+            .iter()
+            .filter(|p| operations(**p).contains(&plan.operation))
+            .map(|p| p.as_str().to_string())
+            .collect();
+        return Err(Error::usage(format!(
+            "{} does not support {}; {} supports: {}; {} is supported by: {}",
+            plan.provider.as_str(),
+            plan.operation.verb(),
+            plan.provider.as_str(),
+            if offered.is_empty() {
+                "nothing yet".to_string()
+            } else {
+                offered.join(", ")
+            },
+            plan.operation.verb(),
+            if who.is_empty() {
+                "no provider yet".to_string()
+            } else {
+                who.join(", ")
+            },
+        )));
+    }
+    match plan.provider {
+        ProviderName::Tencent => tencent::validate(plan),
+        ProviderName::Huawei | ProviderName::Qingcloud => Ok(()),
+    }
+}
+
+/// Runs the plan's operation on its provider.
+pub async fn run(ctx: &Ctx) -> Result<(), Error> {
+    match ctx.plan.provider {
+        ProviderName::Tencent => tencent::run(ctx).await,
+        ProviderName::Huawei | ProviderName::Qingcloud => {
+            Err(Error::internal("provider not available"))
+        }
+    }
+}
+
+/// The time signers use. `CLOUDSTOP_TEST_FIXED_TIME` (unix seconds) pins it, so tests
+/// can compare signatures with the vectors.
+#[derive(Debug, Clone, Copy)]
+pub struct Clock {
+    fixed: Option<DateTime<Utc>>,
+}
+
+impl Clock {
+    pub fn from_env(env: &Env) -> Clock {
+        let fixed = env
+            .get("CLOUDSTOP_TEST_FIXED_TIME")
+            .and_then(|s| s.parse::<i64>().ok())
+            .and_then(|secs| DateTime::from_timestamp(secs, 0));
+        Clock { fixed }
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        self.fixed.unwrap_or_else(Utc::now)
+    }
+}
+
+/// Results in input order, filled as they arrive.
+pub struct Report {
+    index: HashMap<String, usize>,
+    slots: Mutex<Vec<Option<ResultItem>>>,
+    location: Mutex<BTreeMap<String, String>>,
+    shown: Mutex<Vec<RequestRecord>>,
+}
+
+impl Report {
+    pub fn new(ids: &[String]) -> Report {
+        Report {
+            index: ids
+                .iter()
+                .enumerate()
+                .map(|(i, id)| (id.clone(), i))
+                .collect(),
+            slots: Mutex::new(vec![None; ids.len()]),
+            location: Mutex::new(BTreeMap::new()),
+            shown: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Records (or replaces) the result for its id.
+    pub fn set(&self, item: ResultItem) {
+        if let Some(&i) = self.index.get(&item.id) {
+            self.slots.lock().unwrap()[i] = Some(item);
+        } else {
+            debug_assert!(
+                false,
+                "result for an id that was not requested: {}",
+                item.id
+            );
+        }
+    }
+
+    pub fn get(&self, id: &str) -> Option<ResultItem> {
+        let i = *self.index.get(id)?;
+        self.slots.lock().unwrap()[i].clone()
+    }
+
+    /// Changes the recorded result of `id`, if there is one.
+    pub fn update(&self, id: &str, f: impl FnOnce(&mut ResultItem)) {
+        if let Some(&i) = self.index.get(id) {
+            if let Some(item) = self.slots.lock().unwrap()[i].as_mut() {
+                f(item);
+            }
+        }
+    }
+
+    pub fn set_location(&self, key: &str, value: &str) {
+        self.location
+            .lock()
+            .unwrap()
+            .insert(key.to_string(), value.to_string());
+    }
+
+    pub fn location(&self) -> BTreeMap<String, String> {
+        self.location.lock().unwrap().clone()
+    }
+
+    /// Shows a request in the envelope without sending it (`--dry-run`).
+    pub fn show(&self, req: &HttpRequest, credentials: CredentialsUsed) {
+        self.shown.lock().unwrap().push(req.record(credentials));
+    }
+
+    pub fn shown(&self) -> Vec<RequestRecord> {
+        self.shown.lock().unwrap().clone()
+    }
+
+    /// The results so far; an id with none yet gets `unfinished` (for a run that
+    /// stopped early: interrupted, or failed as a whole).
+    pub fn results(&self, unfinished: Option<&Error>) -> Vec<ResultItem> {
+        let slots = self.slots.lock().unwrap();
+        let mut ids: Vec<(&String, &usize)> = self.index.iter().collect();
+        ids.sort_by_key(|(_, i)| **i);
+        ids.into_iter()
+            .filter_map(|(id, &i)| match (&slots[i], unfinished) {
+                (Some(item), _) => Some(item.clone()),
+                (None, Some(e)) => Some(ResultItem::failed(id.clone(), e)),
+                (None, None) => None,
+            })
+            .collect()
+    }
+}
+
+/// The run context.
+pub struct Ctx {
+    pub plan: Plan,
+    pub env: Env,
+    pub clock: Clock,
+    pub transport: Transport,
+    pub report: Report,
+    config: OnceLock<Result<ConfigFile, Error>>,
+    /// Set when credentials are rejected: nothing more is sent with them.
+    abort: OnceLock<Error>,
+}
+
+impl Ctx {
+    pub fn new(plan: Plan, env: Env) -> Ctx {
+        let transport = Transport::new(plan.transport.clone(), plan.verbose >= 3);
+        let report = Report::new(&plan.ids);
+        Ctx {
+            clock: Clock::from_env(&env),
+            plan,
+            env,
+            transport,
+            report,
+            config: OnceLock::new(),
+            abort: OnceLock::new(),
+        }
+    }
+
+    /// The error that stopped the run as a whole, if any: later calls are not sent.
+    pub fn aborted(&self) -> Option<Error> {
+        self.abort.get().cloned()
+    }
+
+    /// Rejected credentials fail every call alike, and repeated failures can lock the
+    /// key (Huawei locks an AK after 5): stop sending after the first.
+    pub fn note_failure(&self, e: &ErrorInfo) {
+        if matches!(e.kind, ErrorKind::Auth | ErrorKind::Config) {
+            let mut err = Error::new(e.kind, e.message.clone()).retryable(e.retryable);
+            err.code = e.code.clone();
+            let _ = self.abort.set(err);
+        }
+    }
+
+    /// The cloudstop config file, loaded once (missing file = empty).
+    pub fn config(&self) -> Result<&ConfigFile, Error> {
+        self.config
+            .get_or_init(|| ConfigFile::load(self.env.config_path(), &PROFILE_SECTIONS))
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+
+    /// Runs `f` on every item, at most `--concurrency` at a time.
+    pub async fn for_each<T, F, Fut>(&self, items: Vec<T>, f: F)
+    where
+        F: Fn(T) -> Fut,
+        Fut: Future<Output = ()>,
+    {
+        use futures_util::stream::StreamExt;
+        let limit = self.plan.transport.concurrency.max(1) as usize;
+        futures_util::stream::iter(items.into_iter().map(f))
+            .buffer_unordered(limit)
+            .collect::<Vec<()>>()
+            .await;
+    }
+
+    /// When `--wait` gives up.
+    pub fn wait_deadline(&self) -> Instant {
+        Instant::now() + self.plan.wait_timeout
+    }
+
+    /// Sleeps `--poll-interval` before the next status poll; false when the deadline
+    /// would pass first (then nothing more should be polled).
+    pub async fn pause_before_poll(&self, deadline: Instant) -> bool {
+        let now = Instant::now();
+        if now >= deadline {
+            return false;
+        }
+        let wake = (now + self.plan.poll_interval).min(deadline);
+        tokio::time::sleep_until(wake).await;
+        wake < deadline || Instant::now() < deadline
+    }
+
+    /// Marks the ids still on their way when `--wait` ran out of time (exit 6).
+    pub fn wait_timed_out<'a>(&self, ids: impl IntoIterator<Item = &'a String>) {
+        let e = Error::new(
+            ErrorKind::Timeout,
+            format!(
+                "--wait-timeout {} ran out before a final state was reached",
+                humantime::format_duration(self.plan.wait_timeout)
+            ),
+        )
+        .retryable(true);
+        for id in ids {
+            self.report.update(id, |item| {
+                if matches!(
+                    item.status,
+                    Status::Accepted | Status::Stopping | Status::Deleting
+                ) {
+                    item.error = Some((&e).into());
+                }
+            });
+        }
+    }
+}

@@ -1,0 +1,300 @@
+//! Tencent Cloud Batch `job stop`: `TerminateJob` (one job per call), and `--wait` by
+//! polling `DescribeJob` — never by sending `TerminateJob` again. PROVIDERS.md §1.
+
+use super::{classify_common, parse_answer, Tencent, BATCH};
+use crate::envelope::{ResultItem, Status};
+use crate::error::{Error, ErrorKind};
+use crate::plan::{check_ids, is_prefixed_id, Plan};
+use crate::providers::Ctx;
+use crate::transport::{Api, RetrySafety};
+use serde::Deserialize;
+use std::cell::Cell;
+use std::sync::Mutex;
+
+/// Repeating TerminateJob is harmless: once the job has finished it is a no-op, and
+/// throttled calls were never executed. A repeat refused because the first attempt
+/// already took effect is settled by DescribeJob (see `terminate`).
+const TERMINATE_JOB: Api = Api {
+    name: "tencent.batch.TerminateJob",
+    default_rate: 2.0,
+    safety: RetrySafety::Repeatable,
+};
+
+/// A read: always safe to repeat.
+const DESCRIBE_JOB: Api = Api {
+    name: "tencent.batch.DescribeJob",
+    default_rate: 2.0,
+    safety: RetrySafety::Repeatable,
+};
+
+pub fn validate(plan: &Plan) -> Result<(), Error> {
+    check_ids(
+        &plan.ids,
+        "Tencent Batch job id",
+        "job- followed by 8 lower-case letters or digits, e.g. job-rybewp57",
+        |id| is_prefixed_id(id, "job-", 8),
+    )
+}
+
+/// Batch's codes (PROVIDERS.md §1 "Errors").
+fn classify(code: &str) -> (ErrorKind, bool) {
+    if let Some(c) = classify_common(code) {
+        return c;
+    }
+    let starts = |p: &str| code == p || code.starts_with(&format!("{p}."));
+    if starts("ResourceNotFound") {
+        (ErrorKind::NotFound, false)
+    } else if code == "InvalidParameter.JobIdMalformed" || starts("InvalidParameterValue") {
+        // The only parameter besides the (checked) job id is the region header.
+        (ErrorKind::Usage, false)
+    } else if code == "ResourceInUse.Job"
+        || starts("UnsupportedOperation")
+        || starts("FailedOperation")
+        || starts("ResourceUnavailable")
+        || starts("ResourceInsufficient")
+        || starts("LimitExceeded")
+    {
+        (ErrorKind::Provider, false)
+    } else {
+        (ErrorKind::Internal, false)
+    }
+}
+
+#[derive(Deserialize)]
+struct Empty {}
+
+#[derive(Deserialize)]
+struct DescribeJobData {
+    #[serde(rename = "JobState")]
+    job_state: Option<String>,
+}
+
+fn job_body(id: &str) -> String {
+    serde_json::json!({ "JobId": id }).to_string()
+}
+
+pub async fn job_stop(ctx: &Ctx, tc: &Tencent) -> Result<(), Error> {
+    let ids = ctx.plan.ids.clone();
+    if ctx.plan.dry_run {
+        for id in &ids {
+            let req = tc.request(ctx, BATCH, "TerminateJob", job_body(id))?;
+            ctx.report.show(&req, tc.credentials_used());
+            ctx.report
+                .set(ResultItem::new(id.clone(), Status::Accepted));
+        }
+        return Ok(());
+    }
+    ctx.for_each(ids.clone(), |id| async move {
+        if let Some(e) = ctx.aborted() {
+            ctx.report.set(ResultItem::failed(id, &e));
+            return;
+        }
+        let item = terminate(ctx, tc, &id).await;
+        if let Some(e) = &item.error {
+            ctx.note_failure(e);
+        }
+        ctx.report.set(item);
+    })
+    .await;
+    if ctx.plan.wait {
+        let stopping: Vec<String> = ids
+            .into_iter()
+            .filter(|id| {
+                ctx.report
+                    .get(id)
+                    .is_some_and(|r| r.status == Status::Stopping)
+            })
+            .collect();
+        wait(ctx, tc, stopping).await;
+    }
+    Ok(())
+}
+
+/// One TerminateJob, retried by the transport.
+async fn terminate(ctx: &Ctx, tc: &Tencent, id: &str) -> ResultItem {
+    let attempts = Cell::new(0u32);
+    let outcome = ctx
+        .transport
+        .send(
+            &TERMINATE_JOB,
+            || {
+                attempts.set(attempts.get() + 1);
+                tc.request(ctx, BATCH, "TerminateJob", job_body(id))
+            },
+            |raw| match parse_answer::<Empty>(raw, classify) {
+                Ok(a) => Ok(Ok(a.request_id)),
+                // A repeat refused as busy or unsupported: the first attempt most
+                // likely took effect; DescribeJob decides below.
+                Err(r) if attempts.get() > 1
+                    && matches!(r.error.code.as_deref(), Some(c) if c == "ResourceInUse.Job" || c.starts_with("UnsupportedOperation")) =>
+                {
+                    Ok(Err(r.error))
+                }
+                Err(r) => Err(r.error),
+            },
+        )
+        .await;
+    match outcome {
+        Ok(Ok(request_id)) => ResultItem::new(id, Status::Stopping).with_request_id(request_id),
+        Ok(Err(refused)) => match describe(ctx, tc, id).await {
+            Ok(state) if is_final(&state) => ResultItem::new(id, Status::Stopped),
+            Ok(_) => ResultItem::new(id, Status::Stopping),
+            Err(_) => ResultItem::failed(id, &refused),
+        },
+        Err(e) => ResultItem::failed(id, &e),
+    }
+}
+
+fn is_final(state: &str) -> bool {
+    matches!(state, "SUCCEED" | "FAILED" | "FAILED_INTERRUPTED")
+}
+
+async fn describe(ctx: &Ctx, tc: &Tencent, id: &str) -> Result<String, Error> {
+    ctx.transport
+        .send(
+            &DESCRIBE_JOB,
+            || tc.request(ctx, BATCH, "DescribeJob", job_body(id)),
+            |raw| {
+                let a = parse_answer::<DescribeJobData>(raw, classify).map_err(|r| r.error)?;
+                a.data.job_state.ok_or_else(|| {
+                    Error::new(ErrorKind::Provider, "DescribeJob answered without JobState")
+                        .retryable(true)
+                })
+            },
+        )
+        .await
+}
+
+/// Polls DescribeJob for every job until it reaches a final state or the deadline passes.
+async fn wait(ctx: &Ctx, tc: &Tencent, mut pending: Vec<String>) {
+    let deadline = ctx.wait_deadline();
+    while !pending.is_empty() {
+        if !ctx.pause_before_poll(deadline).await {
+            ctx.wait_timed_out(&pending);
+            return;
+        }
+        let still = Mutex::new(Vec::new());
+        ctx.for_each(pending, |id| {
+            let still = &still;
+            async move {
+                match describe(ctx, tc, &id).await {
+                    Ok(state) if state == "FAILED_INTERRUPTED" => {
+                        // Ended, but its instances are retained and still billed.
+                        let e = Error::new(
+                            ErrorKind::Provider,
+                            "the job ended FAILED_INTERRUPTED: its instances are retained",
+                        )
+                        .with_code("FAILED_INTERRUPTED");
+                        ctx.report.update(&id, |r| {
+                            r.status = Status::Failed;
+                            r.error = Some((&e).into());
+                        });
+                    }
+                    Ok(state) if is_final(&state) => {
+                        ctx.report.update(&id, |r| r.status = Status::Stopped);
+                    }
+                    // The job is gone: nothing is left running.
+                    Err(e) if e.kind == ErrorKind::NotFound => {
+                        ctx.report.update(&id, |r| r.status = Status::Stopped);
+                    }
+                    Ok(_) => still.lock().unwrap().push(id),
+                    // Transient trouble after the retries: keep polling until the deadline.
+                    Err(e) if e.retryable => {
+                        tracing::warn!("DescribeJob {id}: {}", e.message);
+                        still.lock().unwrap().push(id)
+                    }
+                    Err(e) => ctx.report.update(&id, |r| {
+                        r.status = Status::Failed;
+                        r.error = Some((&e).into());
+                    }),
+                }
+            }
+        })
+        .await;
+        let mut next = still.into_inner().unwrap();
+        // Keep input order for the next round.
+        next.sort_by_key(|id| ctx.plan.ids.iter().position(|x| x == id));
+        pending = next;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_documented_code_maps() {
+        use ErrorKind::*;
+        for (code, kind, retry) in [
+            ("AuthFailure.SignatureFailure", Auth, false),
+            ("AuthFailure.SecretIdNotFound", Auth, false),
+            ("AuthFailure.InvalidSecretId", Auth, false),
+            ("AuthFailure.SignatureExpire", Auth, false),
+            ("AuthFailure.TokenFailure", Auth, false),
+            ("AuthFailure.InvalidAuthorization", Auth, false),
+            ("AuthFailure.MFAFailure", Auth, false),
+            ("AuthFailure.UnauthorizedOperation", Permission, false),
+            ("UnauthorizedOperation", Permission, false),
+            ("UnauthorizedOperation.Foo", Permission, false),
+            ("ResourceNotFound.Job", NotFound, false),
+            ("InvalidParameter.JobIdMalformed", Usage, false),
+            ("InvalidParameterValue", Usage, false),
+            ("UnsupportedRegion", Usage, false),
+            ("RequestLimitExceeded", Throttled, true),
+            ("RequestLimitExceeded.UinLimitExceeded", Throttled, true),
+            ("RequestLimitExceeded.IPLimitExceeded", Throttled, true),
+            (
+                "RequestLimitExceeded.GlobalRegionUinLimitExceeded",
+                Throttled,
+                true,
+            ),
+            ("InternalError", Provider, true),
+            ("InternalError.CallCvm", Provider, true),
+            ("ResourceInUse.Job", Provider, false),
+            ("UnsupportedOperation", Provider, false),
+            (
+                "UnsupportedOperation.TerminateOperationWithEnvId",
+                Provider,
+                false,
+            ),
+            ("FailedOperation", Provider, false),
+            ("ResourceUnavailable", Provider, false),
+            ("ResourceInsufficient", Provider, false),
+            ("LimitExceeded", Provider, false),
+            ("MissingParameter", Internal, false),
+            ("UnknownParameter", Internal, false),
+            ("InvalidParameter", Internal, false),
+            ("InvalidAction", Internal, false),
+            ("NoSuchVersion", Internal, false),
+            ("UnsupportedProtocol", Internal, false),
+            ("RequestSizeLimitExceeded", Internal, false),
+            ("SomethingNew", Internal, false),
+        ] {
+            assert_eq!(classify(code), (kind, retry), "{code}");
+        }
+    }
+
+    #[test]
+    fn job_ids() {
+        let plan_ids =
+            |ids: &[&str]| -> Vec<String> { ids.iter().map(|s| s.to_string()).collect() };
+        let ok = plan_ids(&["job-rybewp57", "job-97zcl3wt"]);
+        assert!(check_ids(&ok, "id", "x", |id| is_prefixed_id(id, "job-", 8)).is_ok());
+        for bad in [
+            "job-rybewp5",
+            "JOB-rybewp57",
+            "job-rybewp57 ",
+            "job_rybewp57",
+            "ins-rybewp57",
+            "job-rybe;p57",
+        ] {
+            assert!(
+                check_ids(&plan_ids(&[bad]), "id", "x", |id| is_prefixed_id(
+                    id, "job-", 8
+                ))
+                .is_err(),
+                "{bad}"
+            );
+        }
+    }
+}

@@ -1,0 +1,489 @@
+//! The one HTTP client every provider sends through: timeouts, retries with
+//! exponential backoff and full jitter, `Retry-After`, a fresh signature on every
+//! attempt, pacing to `--rate` per API and a bound of `--concurrency` requests in flight.
+//!
+//! Providers build and sign requests ([`HttpRequest`]) and parse answers
+//! ([`RawResponse`]); the transport knows nothing of their formats. Whether a failed
+//! call may be sent again is the provider's word, given per API as [`RetrySafety`].
+
+use crate::envelope::{CredentialsUsed, RequestRecord};
+use crate::error::{Error, ErrorKind};
+use rand::Rng;
+use serde::de::DeserializeOwned;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+use tokio::sync::Semaphore;
+use tokio::time::Instant;
+
+/// SPEC "Transport": connect timeout 10 s; backoff base 200 ms, cap 10 s.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+const BACKOFF_BASE: Duration = Duration::from_millis(200);
+const BACKOFF_CAP: Duration = Duration::from_secs(10);
+/// A `Retry-After` longer than this is cut to it, so a run cannot hang for hours.
+const RETRY_AFTER_CAP: Duration = Duration::from_secs(120);
+/// How much of a body an error message quotes.
+const SNIPPET_BYTES: usize = 200;
+
+#[derive(Debug, Clone)]
+pub struct TransportOptions {
+    pub timeout: Duration,
+    pub retries: u32,
+    pub concurrency: u32,
+    /// `--rate`; `None` keeps each API's documented default.
+    pub rate: Option<f64>,
+}
+
+/// Where a request holds a secret that must not be shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sensitive {
+    /// The `Signature=` part of this header (the rest names the key id and scope).
+    SignatureIn(&'static str),
+    /// A whole header value (session tokens).
+    Header(&'static str),
+    /// A query parameter's value (QingCloud's `signature`).
+    QueryParam(&'static str),
+}
+
+/// A signed request, exactly as it will be sent.
+#[derive(Clone)]
+pub struct HttpRequest {
+    pub method: reqwest::Method,
+    pub url: String,
+    /// Sent in this order, `Host` included.
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+    pub sensitive: Vec<Sensitive>,
+}
+
+impl std::fmt::Debug for HttpRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let r = self.record(CredentialsUsed::Configured);
+        f.debug_struct("HttpRequest")
+            .field("method", &r.method)
+            .field("url", &r.url)
+            .field("headers", &r.headers)
+            .field("body", &r.body)
+            .finish()
+    }
+}
+
+impl HttpRequest {
+    /// The request with every secret replaced by `[redacted]`.
+    pub fn record(&self, credentials: CredentialsUsed) -> RequestRecord {
+        let mut url = self.url.clone();
+        let mut headers = BTreeMap::new();
+        for (name, value) in &self.headers {
+            let mut value = value.clone();
+            for s in &self.sensitive {
+                match s {
+                    Sensitive::SignatureIn(h) if h.eq_ignore_ascii_case(name) => {
+                        value = redact_signature(&value);
+                    }
+                    Sensitive::Header(h) if h.eq_ignore_ascii_case(name) => {
+                        value = "[redacted]".into();
+                    }
+                    _ => {}
+                }
+            }
+            headers.insert(name.clone(), value);
+        }
+        for s in &self.sensitive {
+            if let Sensitive::QueryParam(p) = s {
+                url = redact_query_param(&url, p);
+            }
+        }
+        RequestRecord {
+            method: self.method.to_string(),
+            url,
+            headers,
+            body: self.body.clone(),
+            credentials,
+        }
+    }
+}
+
+fn redact_signature(value: &str) -> String {
+    match value.find("Signature=") {
+        Some(i) => {
+            let start = i + "Signature=".len();
+            let end = value[start..].find(',').map_or(value.len(), |j| start + j);
+            format!("{}[redacted]{}", &value[..start], &value[end..])
+        }
+        None => "[redacted]".into(),
+    }
+}
+
+fn redact_query_param(url: &str, param: &str) -> String {
+    let Some(q) = url.find('?') else {
+        return url.to_string();
+    };
+    let (base, query) = url.split_at(q + 1);
+    let parts: Vec<String> = query
+        .split('&')
+        .map(|kv| match kv.split_once('=') {
+            Some((k, _)) if k == param => format!("{k}=[redacted]"),
+            _ => kv.to_string(),
+        })
+        .collect();
+    format!("{base}{}", parts.join("&"))
+}
+
+/// An answer, read whole.
+#[derive(Debug)]
+pub struct RawResponse {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl RawResponse {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The first 200 bytes of the body, for error messages.
+    pub fn snippet(&self) -> String {
+        let end = self.body.len().min(SNIPPET_BYTES);
+        String::from_utf8_lossy(&self.body[..end]).into_owned()
+    }
+
+    /// The body as JSON; a non-JSON or truncated body is an error naming the HTTP
+    /// status and quoting the first 200 bytes. Such an answer may have come from a
+    /// proxy or a broken connection: it is retryable, and may have been applied.
+    pub fn json<T: DeserializeOwned>(&self) -> Result<T, Error> {
+        serde_json::from_slice(&self.body).map_err(|e| {
+            Error::new(
+                ErrorKind::Provider,
+                format!(
+                    "unreadable answer (HTTP {}, {e}): {:?}",
+                    self.status,
+                    self.snippet()
+                ),
+            )
+            .with_code(format!("HTTP {}", self.status))
+            .retryable(true)
+            .maybe_applied(true)
+        })
+    }
+
+    /// `Retry-After` in seconds or as an HTTP date.
+    pub fn retry_after(&self) -> Option<Duration> {
+        let v = self.header("retry-after")?.trim();
+        if let Ok(secs) = v.parse::<u64>() {
+            return Some(Duration::from_secs(secs));
+        }
+        let when = chrono::DateTime::parse_from_rfc2822(v).ok()?;
+        let delta = when.timestamp() - chrono::Utc::now().timestamp();
+        Some(Duration::from_secs(delta.max(0) as u64))
+    }
+
+    /// The generic reading of an HTTP error status, for answers a provider does not
+    /// recognise: 429 is throttling (nothing was done), 5xx a retryable server error
+    /// that may have been applied, anything else a refusal.
+    pub fn http_error(&self) -> Error {
+        let msg = format!("HTTP {}: {:?}", self.status, self.snippet());
+        let code = format!("HTTP {}", self.status);
+        match self.status {
+            429 => Error::new(ErrorKind::Throttled, msg)
+                .with_code(code)
+                .retryable(true),
+            500..=599 => Error::new(ErrorKind::Provider, msg)
+                .with_code(code)
+                .retryable(true)
+                .maybe_applied(true),
+            401 => Error::new(ErrorKind::Auth, msg).with_code(code),
+            403 => Error::new(ErrorKind::Permission, msg).with_code(code),
+            404 => Error::new(ErrorKind::NotFound, msg).with_code(code),
+            _ => Error::new(ErrorKind::Provider, msg).with_code(code),
+        }
+        .retry_after(self.retry_after())
+    }
+}
+
+/// Whether a call may be sent again after a failure that may have been applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RetrySafety {
+    /// Repeating it is harmless (reads; stops the provider treats as no-ops the second time).
+    Repeatable,
+    /// Retried only when the failure shows nothing was done (throttled, connection
+    /// refused); otherwise the error goes back to the provider, which queries the
+    /// state before sending anything again.
+    QueryFirst,
+}
+
+/// One API action, as the transport paces and retries it.
+#[derive(Debug, Clone, Copy)]
+pub struct Api {
+    /// Pacing key, e.g. `tencent.batch.TerminateJob`.
+    pub name: &'static str,
+    /// The provider's documented limit (requests per second), used without `--rate`.
+    pub default_rate: f64,
+    pub safety: RetrySafety,
+}
+
+/// Spaces requests of one API to a rate.
+struct Pacer {
+    interval: Duration,
+    next: Mutex<Option<Instant>>,
+}
+
+impl Pacer {
+    fn new(rate: f64) -> Self {
+        Pacer {
+            interval: Duration::from_secs_f64(1.0 / rate),
+            next: Mutex::new(None),
+        }
+    }
+
+    async fn wait(&self) {
+        let slot = {
+            let mut next = self.next.lock().unwrap();
+            let now = Instant::now();
+            let slot = next.map_or(now, |n| n.max(now));
+            *next = Some(slot + self.interval);
+            slot
+        };
+        tokio::time::sleep_until(slot).await;
+    }
+}
+
+pub struct Transport {
+    opts: TransportOptions,
+    client: OnceLock<Result<reqwest::Client, String>>,
+    in_flight: Semaphore,
+    pacers: Mutex<HashMap<&'static str, Arc<Pacer>>>,
+    /// Every attempt, redacted, when `-vvv` asks for them in the envelope.
+    recorded: Option<Mutex<Vec<RequestRecord>>>,
+}
+
+impl Transport {
+    pub fn new(opts: TransportOptions, record_requests: bool) -> Self {
+        Transport {
+            in_flight: Semaphore::new(opts.concurrency.max(1) as usize),
+            opts,
+            client: OnceLock::new(),
+            pacers: Mutex::new(HashMap::new()),
+            recorded: record_requests.then(|| Mutex::new(Vec::new())),
+        }
+    }
+
+    pub fn options(&self) -> &TransportOptions {
+        &self.opts
+    }
+
+    /// The requests recorded so far (with `-vvv`).
+    pub fn recorded(&self) -> Vec<RequestRecord> {
+        self.recorded
+            .as_ref()
+            .map(|r| r.lock().unwrap().clone())
+            .unwrap_or_default()
+    }
+
+    // Built on first use, so `--version` and `--dry-run` never load TLS roots.
+    fn client(&self) -> Result<&reqwest::Client, Error> {
+        self.client
+            .get_or_init(|| {
+                reqwest::Client::builder()
+                    .connect_timeout(CONNECT_TIMEOUT)
+                    .timeout(self.opts.timeout)
+                    .user_agent(concat!("cloudstop/", env!("CARGO_PKG_VERSION")))
+                    .build()
+                    .map_err(|e| e.to_string())
+            })
+            .as_ref()
+            .map_err(|e| Error::internal(format!("cannot build the HTTP client: {e}")))
+    }
+
+    fn pacer(&self, api: &Api) -> Arc<Pacer> {
+        let rate = self.opts.rate.unwrap_or(api.default_rate);
+        self.pacers
+            .lock()
+            .unwrap()
+            .entry(api.name)
+            .or_insert_with(|| Arc::new(Pacer::new(rate)))
+            .clone()
+    }
+
+    /// Sends a request built (and signed) by `build` — called again for every
+    /// attempt, so each retry carries a fresh timestamp and signature — and reads the
+    /// answer with `parse`. Transient failures are retried per `api.safety`.
+    pub async fn send<T>(
+        &self,
+        api: &Api,
+        mut build: impl FnMut() -> Result<HttpRequest, Error>,
+        mut parse: impl FnMut(&RawResponse) -> Result<T, Error>,
+    ) -> Result<T, Error> {
+        let pacer = self.pacer(api);
+        let mut attempt: u32 = 0;
+        loop {
+            pacer.wait().await;
+            let req = build()?;
+            if let Some(rec) = &self.recorded {
+                rec.lock()
+                    .unwrap()
+                    .push(req.record(CredentialsUsed::Configured));
+            }
+            tracing::debug!(api = api.name, attempt, method = %req.method, url = %req.record(CredentialsUsed::Configured).url, "sending");
+            let outcome = {
+                let _permit = self
+                    .in_flight
+                    .acquire()
+                    .await
+                    .expect("semaphore is never closed");
+                self.exchange(&req).await
+            };
+            let err = match outcome {
+                Ok(raw) => {
+                    tracing::debug!(api = api.name, status = raw.status, "answer");
+                    tracing::trace!(body = %raw.snippet(), "answer body (first 200 bytes)");
+                    match parse(&raw) {
+                        Ok(v) => return Ok(v),
+                        Err(mut e) => {
+                            if e.retry_after.is_none() {
+                                e.retry_after = raw.retry_after();
+                            }
+                            e
+                        }
+                    }
+                }
+                Err(e) => e,
+            };
+            let may_repeat = api.safety == RetrySafety::Repeatable || !err.maybe_applied;
+            if !(err.retryable && may_repeat && attempt < self.opts.retries) {
+                tracing::debug!(api = api.name, attempt, kind = err.kind.as_str(), code = ?err.code, "giving up");
+                return Err(err);
+            }
+            let delay =
+                backoff(attempt).max(err.retry_after.unwrap_or_default().min(RETRY_AFTER_CAP));
+            tracing::info!(api = api.name, attempt, kind = err.kind.as_str(), code = ?err.code, delay_ms = delay.as_millis() as u64, "retrying: {}", err.message);
+            tokio::time::sleep(delay).await;
+            attempt += 1;
+        }
+    }
+
+    async fn exchange(&self, req: &HttpRequest) -> Result<RawResponse, Error> {
+        let client = self.client()?;
+        let mut rb = client.request(req.method.clone(), &req.url);
+        for (k, v) in &req.headers {
+            rb = rb.header(k.as_str(), v.as_str());
+        }
+        if !req.body.is_empty() {
+            rb = rb.body(req.body.clone());
+        }
+        let resp = rb.send().await.map_err(|e| self.transport_error(e))?;
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let body = resp
+            .bytes()
+            .await
+            .map_err(|e| self.transport_error(e))?
+            .to_vec();
+        Ok(RawResponse {
+            status,
+            headers,
+            body,
+        })
+    }
+
+    fn transport_error(&self, e: reqwest::Error) -> Error {
+        // Never show the URL: QingCloud's carries the signature.
+        let e = e.without_url();
+        let mut msg = e.to_string();
+        let mut src = std::error::Error::source(&e);
+        while let Some(s) = src {
+            msg.push_str(": ");
+            msg.push_str(&s.to_string());
+            src = s.source();
+        }
+        if e.is_timeout() {
+            Error::new(
+                ErrorKind::Timeout,
+                format!(
+                    "no answer within {} ({msg})",
+                    humantime::format_duration(self.opts.timeout)
+                ),
+            )
+            .retryable(true)
+            .maybe_applied(true)
+        } else if e.is_connect() {
+            // Nothing reached the server.
+            Error::new(ErrorKind::Network, format!("cannot connect: {msg}")).retryable(true)
+        } else {
+            Error::new(ErrorKind::Network, format!("connection failed: {msg}"))
+                .retryable(true)
+                .maybe_applied(true)
+        }
+    }
+}
+
+/// Full jitter: a uniform delay between 0 and min(cap, base * 2^attempt).
+pub fn backoff(attempt: u32) -> Duration {
+    let ceiling = BACKOFF_BASE
+        .saturating_mul(1u32.checked_shl(attempt.min(16)).unwrap_or(u32::MAX))
+        .min(BACKOFF_CAP);
+    let ms = rand::rng().random_range(0..=ceiling.as_millis() as u64);
+    Duration::from_millis(ms)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req() -> HttpRequest {
+        HttpRequest {
+            method: reqwest::Method::POST,
+            url: "https://h/api?a=1&signature=abc%253D&b=2".into(),
+            headers: vec![
+                (
+                    "Authorization".into(),
+                    "TC3-HMAC-SHA256 Credential=AKID/2023-11-14/batch/tc3_request, SignedHeaders=content-type;host, Signature=deadbeef".into(),
+                ),
+                ("X-TC-Token".into(), "tok-secret".into()),
+            ],
+            body: "{}".into(),
+            sensitive: vec![
+                Sensitive::SignatureIn("Authorization"),
+                Sensitive::Header("X-TC-Token"),
+                Sensitive::QueryParam("signature"),
+            ],
+        }
+    }
+
+    #[test]
+    fn records_are_redacted() {
+        let r = req().record(CredentialsUsed::Placeholder);
+        assert_eq!(
+            r.headers["Authorization"],
+            "TC3-HMAC-SHA256 Credential=AKID/2023-11-14/batch/tc3_request, SignedHeaders=content-type;host, Signature=[redacted]"
+        );
+        assert_eq!(r.headers["X-TC-Token"], "[redacted]");
+        assert_eq!(r.url, "https://h/api?a=1&signature=[redacted]&b=2");
+        let dbg = format!("{:?}", req());
+        assert!(!dbg.contains("deadbeef") && !dbg.contains("tok-secret") && !dbg.contains("abc"));
+    }
+
+    #[test]
+    fn backoff_stays_under_its_ceiling() {
+        for attempt in 0..40 {
+            let d = backoff(attempt);
+            assert!(d <= BACKOFF_CAP);
+            if attempt == 0 {
+                assert!(d <= BACKOFF_BASE);
+            }
+        }
+    }
+
+    #[test]
+    fn non_json_is_an_error_with_status_and_snippet() {
+        let raw = RawResponse {
+            status: 502,
+            headers: Default::default(),
+            body: b"<html>bad gateway</html>".repeat(50),
+        };
+        let e = raw.json::<serde_json::Value>().unwrap_err();
+        assert!(e.message.contains("HTTP 502"));
+        assert!(e.retryable);
+        assert!(e.message.len() < 400);
+    }
+}
