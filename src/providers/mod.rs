@@ -8,6 +8,8 @@
 //! - `run(&Ctx)`: settings and credentials, then the calls; results go into
 //!   `ctx.report`, and an `Err` is the failure of the command as a whole.
 
+pub mod huawei;
+pub mod qingcloud;
 pub mod tencent;
 
 use crate::config::{ConfigFile, Env};
@@ -28,8 +30,8 @@ pub const PROFILE_SECTIONS: [&str; 3] = ["tencent", "huawei", "qingcloud"];
 pub fn operations(p: ProviderName) -> &'static [Operation] {
     match p {
         ProviderName::Tencent => tencent::OPERATIONS,
-        ProviderName::Huawei => &[],
-        ProviderName::Qingcloud => &[],
+        ProviderName::Huawei => huawei::OPERATIONS,
+        ProviderName::Qingcloud => qingcloud::OPERATIONS,
     }
 }
 
@@ -63,7 +65,8 @@ pub fn validate(plan: &Plan) -> Result<(), Error> {
     }
     match plan.provider {
         ProviderName::Tencent => tencent::validate(plan),
-        ProviderName::Huawei | ProviderName::Qingcloud => Ok(()),
+        ProviderName::Huawei => huawei::validate(plan),
+        ProviderName::Qingcloud => qingcloud::validate(plan),
     }
 }
 

@@ -1,0 +1,99 @@
+//! Shared harness for the binary-level tests: runs the built `cloudstop` with a clean,
+//! isolated environment (no real config files or credentials leak in) and reads the
+//! envelope from stdout.
+#![allow(dead_code)]
+
+use serde_json::Value;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    /// The envelope; panics with both streams when stdout is not JSON.
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!(
+                "stdout is not JSON ({e})\nstdout:\n{}\nstderr:\n{}",
+                self.stdout, self.stderr
+            )
+        })
+    }
+}
+
+/// A temporary HOME with no config: tests add files to it.
+pub struct Sandbox {
+    pub home: tempfile::TempDir,
+    envs: Vec<(String, String)>,
+}
+
+impl Sandbox {
+    pub fn new() -> Sandbox {
+        Sandbox {
+            home: tempfile::tempdir().unwrap(),
+            envs: Vec::new(),
+        }
+    }
+
+    pub fn env(mut self, k: &str, v: &str) -> Sandbox {
+        self.envs.push((k.to_string(), v.to_string()));
+        self
+    }
+
+    pub fn home(&self) -> &Path {
+        self.home.path()
+    }
+
+    /// Writes a file under HOME (creating directories) and returns its path.
+    pub fn write(&self, rel: &str, content: &str) -> PathBuf {
+        let p = self.home.path().join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, content).unwrap();
+        p
+    }
+
+    /// Runs the binary with `args`; `stdin` is piped (not a terminal).
+    pub fn run(&self, args: &[&str]) -> Run {
+        self.run_with_stdin(args, "")
+    }
+
+    pub fn run_with_stdin(&self, args: &[&str], stdin: &str) -> Run {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_cloudstop"));
+        cmd.args(args)
+            .env_clear()
+            .env("HOME", self.home.path())
+            .env("XDG_CONFIG_HOME", self.home.path().join(".config"))
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        if let Ok(path) = std::env::var("PATH") {
+            cmd.env("PATH", path);
+        }
+        for (k, v) in &self.envs {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("run cloudstop");
+        {
+            let mut si = child.stdin.take().unwrap();
+            let _ = si.write_all(stdin.as_bytes());
+        }
+        let out = child.wait_with_output().unwrap();
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+}
+
+/// Runs a blocking closure (the binary) from an async test without stalling the mock
+/// server, which runs on the same runtime.
+pub async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    tokio::task::spawn_blocking(f).await.unwrap()
+}
