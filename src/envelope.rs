@@ -113,7 +113,9 @@ impl ResultItem {
         } else {
             Status::Failed
         };
-        ResultItem::new(id, status).with_error(error)
+        ResultItem::new(id, status)
+            .with_error(error)
+            .with_request_id(error.request_id.clone())
     }
 
     pub fn with_error(mut self, error: &Error) -> Self {
@@ -126,6 +128,7 @@ impl ResultItem {
         self
     }
 
+    #[allow(dead_code)] // used by providers with async job ids
     pub fn with_job_id(mut self, job_id: Option<String>) -> Self {
         self.provider_job_id = job_id;
         self

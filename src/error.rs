@@ -56,6 +56,8 @@ pub struct Error {
     pub maybe_applied: bool,
     /// The server's `Retry-After`, when it sent one.
     pub retry_after: Option<Duration>,
+    /// The provider's id of the answer that carried the error.
+    pub request_id: Option<String>,
 }
 
 impl Error {
@@ -67,6 +69,7 @@ impl Error {
             retryable: false,
             maybe_applied: false,
             retry_after: None,
+            request_id: None,
         }
     }
 
@@ -97,10 +100,13 @@ impl Error {
         self
     }
 
+    pub fn with_request_id(mut self, request_id: Option<String>) -> Self {
+        self.request_id = request_id;
+        self
+    }
+
     pub fn retry_after(mut self, after: Option<Duration>) -> Self {
         self.retry_after = after;
         self
     }
 }
-
-pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -42,6 +42,7 @@ pub enum Sensitive {
     /// A whole header value (session tokens).
     Header(&'static str),
     /// A query parameter's value (QingCloud's `signature`).
+    #[allow(dead_code)] // used by the QingCloud provider
     QueryParam(&'static str),
 }
 
@@ -209,6 +210,7 @@ pub enum RetrySafety {
     /// Retried only when the failure shows nothing was done (throttled, connection
     /// refused); otherwise the error goes back to the provider, which queries the
     /// state before sending anything again.
+    #[allow(dead_code)] // used by the Huawei and QingCloud providers
     QueryFirst,
 }
 
@@ -266,10 +268,6 @@ impl Transport {
             pacers: Mutex::new(HashMap::new()),
             recorded: record_requests.then(|| Mutex::new(Vec::new())),
         }
-    }
-
-    pub fn options(&self) -> &TransportOptions {
-        &self.opts
     }
 
     /// The requests recorded so far (with `-vvv`).

@@ -125,12 +125,12 @@ async fn terminate(ctx: &Ctx, tc: &Tencent, id: &str) -> ResultItem {
                 Ok(a) => Ok(Ok(a.request_id)),
                 // A repeat refused as busy or unsupported: the first attempt most
                 // likely took effect; DescribeJob decides below.
-                Err(r) if attempts.get() > 1
-                    && matches!(r.error.code.as_deref(), Some(c) if c == "ResourceInUse.Job" || c.starts_with("UnsupportedOperation")) =>
+                Err(e) if attempts.get() > 1
+                    && matches!(e.code.as_deref(), Some(c) if c == "ResourceInUse.Job" || c.starts_with("UnsupportedOperation")) =>
                 {
-                    Ok(Err(r.error))
+                    Ok(Err(e))
                 }
-                Err(r) => Err(r.error),
+                Err(e) => Err(e),
             },
         )
         .await;
@@ -155,7 +155,7 @@ async fn describe(ctx: &Ctx, tc: &Tencent, id: &str) -> Result<String, Error> {
             &DESCRIBE_JOB,
             || tc.request(ctx, BATCH, "DescribeJob", job_body(id)),
             |raw| {
-                let a = parse_answer::<DescribeJobData>(raw, classify).map_err(|r| r.error)?;
+                let a = parse_answer::<DescribeJobData>(raw, classify)?;
                 a.data.job_state.ok_or_else(|| {
                     Error::new(ErrorKind::Provider, "DescribeJob answered without JobState")
                         .retryable(true)

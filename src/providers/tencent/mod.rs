@@ -143,9 +143,7 @@ or region in {}, or _sys_param.region in ~/.tccli/{tccli_profile}.configure",
         }
         ctx.report.set_location("region", &region);
 
-        let service = match plan.operation {
-            _ => BATCH.name,
-        };
+        let service = BATCH.name;
         let endpoint = plan
             .endpoint
             .clone()
@@ -433,43 +431,23 @@ pub struct Answer<T> {
     pub request_id: Option<String>,
 }
 
-/// A Tencent error, with the request id of the answer that carried it.
-pub struct Refusal {
-    pub error: Error,
-    pub request_id: Option<String>,
-}
-
 /// Reads an API 3.0 answer: errors come inside HTTP 200 (`Response.Error`); any
 /// other status or a non-JSON body is a gateway or transport failure.
-pub fn parse<T: serde::de::DeserializeOwned>(
-    raw: &RawResponse,
-    classify: fn(&str) -> (ErrorKind, bool),
-) -> Result<Answer<T>, Error> {
-    parse_answer(raw, classify).map_err(|r| r.error)
-}
-
 pub fn parse_answer<T: serde::de::DeserializeOwned>(
     raw: &RawResponse,
     classify: fn(&str) -> (ErrorKind, bool),
-) -> Result<Answer<T>, Refusal> {
+) -> Result<Answer<T>, Error> {
     if raw.status != 200 {
-        return Err(Refusal {
-            error: raw.http_error(),
-            request_id: None,
-        });
+        return Err(raw.http_error());
     }
-    let env: Envelope<T> = raw.json().map_err(|error| Refusal {
-        error,
-        request_id: None,
-    })?;
-    let unexpected = |what: &str| Refusal {
-        error: Error::new(
+    let env: Envelope<T> = raw.json()?;
+    let unexpected = |what: &str| {
+        Error::new(
             ErrorKind::Provider,
             format!("unexpected answer ({what}): {:?}", raw.snippet()),
         )
         .retryable(true)
-        .maybe_applied(true),
-        request_id: None,
+        .maybe_applied(true)
     };
     let Some(body) = env.response else {
         return Err(unexpected("no Response"));
@@ -482,13 +460,11 @@ pub fn parse_answer<T: serde::de::DeserializeOwned>(
         if let Some(id) = &body.request_id {
             message = format!("{message} (RequestId {id})");
         }
-        return Err(Refusal {
-            error: Error::new(kind, message)
-                .with_code(e.code)
-                .retryable(retryable)
-                .maybe_applied(maybe_applied),
-            request_id: body.request_id,
-        });
+        return Err(Error::new(kind, message)
+            .with_code(e.code)
+            .retryable(retryable)
+            .maybe_applied(maybe_applied)
+            .with_request_id(body.request_id));
     }
     match body.data {
         Some(data) => Ok(Answer {
