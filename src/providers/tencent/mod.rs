@@ -1,8 +1,9 @@
 //! Tencent Cloud (API 3.0): credentials, region and endpoint, the signed request
-//! builder, the answer parser and the error-code table shared by Batch (`batch.rs`,
-//! `job stop`). PROVIDERS.md §1.
+//! builder, the answer parser and the codes shared by Batch (`batch.rs`, `job stop`)
+//! and CVM (`cvm.rs`, `server stop`). PROVIDERS.md §1 and §1b.
 
 mod batch;
+mod cvm;
 pub mod signer;
 
 use crate::config::{in_order, read_ini_section, read_json_file, Found, Secret, SectionReader};
@@ -14,7 +15,7 @@ use crate::transport::{HttpRequest, RawResponse, Sensitive};
 use serde::Deserialize;
 use std::path::PathBuf;
 
-pub const OPERATIONS: &[Operation] = &[Operation::JobStop];
+pub const OPERATIONS: &[Operation] = &[Operation::JobStop, Operation::ServerStop];
 
 const PROFILE_KEYS: &[&str] = &["secret_id", "secret_key", "token", "region", "endpoint"];
 const CONTENT_TYPE: &str = "application/json";
@@ -32,10 +33,16 @@ pub const BATCH: Service = Service {
     version: "2017-03-12",
 };
 
+pub const CVM: Service = Service {
+    name: "cvm",
+    version: "2017-03-12",
+};
+
 pub fn validate(plan: &Plan) -> Result<(), Error> {
     match plan.operation {
         Operation::JobStop => batch::validate(plan),
-        _ => Ok(()),
+        Operation::ServerStop => cvm::validate(plan),
+        Operation::ClusterDelete => Ok(()),
     }
 }
 
@@ -43,7 +50,8 @@ pub async fn run(ctx: &Ctx) -> Result<(), Error> {
     let tc = Tencent::resolve(ctx)?;
     match ctx.plan.operation {
         Operation::JobStop => batch::job_stop(ctx, &tc).await,
-        _ => Err(Error::internal("operation not offered by tencent")),
+        Operation::ServerStop => cvm::server_stop(ctx, &tc).await,
+        Operation::ClusterDelete => Err(Error::internal("operation not offered by tencent")),
     }
 }
 
@@ -143,7 +151,11 @@ or region in {}, or _sys_param.region in ~/.tccli/{tccli_profile}.configure",
         }
         ctx.report.set_location("region", &region);
 
-        let service = BATCH.name;
+        // tccli keeps one endpoint per service.
+        let service = match plan.operation {
+            Operation::ServerStop => CVM.name,
+            _ => BATCH.name,
+        };
         let endpoint = plan
             .endpoint
             .clone()

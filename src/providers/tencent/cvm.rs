@@ -1,0 +1,455 @@
+//! Tencent Cloud CVM `server stop`: `StopInstances` (≤100 instances a call), with
+//! `--wait` polling `DescribeInstancesStatus` — never sending the stop again.
+//! PROVIDERS.md §1b.
+
+use super::{classify_common, parse_answer, Tencent, CVM};
+use crate::envelope::{ResultItem, Status};
+use crate::error::{Error, ErrorKind};
+use crate::plan::{check_ids, is_prefixed_id, Plan};
+use crate::providers::Ctx;
+use crate::transport::{Api, RetrySafety};
+use serde::Deserialize;
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+/// Instances a call takes (more → `InvalidParameterValue.LimitExceeded`).
+const PER_CALL: usize = 100;
+
+/// Repeating StopInstances is harmless in effect; a repeat on an instance the first
+/// attempt already stopped is refused with `InstanceStateStopping`/`Stopped`, which
+/// `stop_chunk` reads as success after asking DescribeInstances.
+const STOP_INSTANCES: Api = Api {
+    name: "tencent.cvm.StopInstances",
+    default_rate: 10.0,
+    safety: RetrySafety::Repeatable,
+};
+
+/// Reads: always safe to repeat.
+const DESCRIBE_INSTANCES_STATUS: Api = Api {
+    name: "tencent.cvm.DescribeInstancesStatus",
+    default_rate: 40.0,
+    safety: RetrySafety::Repeatable,
+};
+const DESCRIBE_INSTANCES: Api = Api {
+    name: "tencent.cvm.DescribeInstances",
+    default_rate: 10.0,
+    safety: RetrySafety::Repeatable,
+};
+
+pub fn validate(plan: &Plan) -> Result<(), Error> {
+    check_ids(
+        &plan.ids,
+        "Tencent CVM instance id",
+        "ins- followed by 8 lower-case letters or digits, e.g. ins-r8hr2upy",
+        |id| is_prefixed_id(id, "ins-", 8),
+    )
+}
+
+/// CVM's codes (PROVIDERS.md §1b "Errors").
+fn classify(code: &str) -> (ErrorKind, bool) {
+    if let Some(c) = classify_common(code) {
+        return c;
+    }
+    let starts = |p: &str| code == p || code.starts_with(&format!("{p}."));
+    match code {
+        "InvalidInstanceId.NotFound" => (ErrorKind::NotFound, false),
+        "InvalidInstanceId.Malformed" | "InvalidParameterValue.InstanceIdMalformed" => {
+            (ErrorKind::Usage, false)
+        }
+        "OperationDenied.InstanceOperationInProgress"
+        | "MutexOperation.TaskRunning"
+        | "InvalidInstance.NotSupported" => (ErrorKind::Provider, false),
+        _ if starts("UnsupportedOperation") => (ErrorKind::Provider, false),
+        _ => (ErrorKind::Internal, false),
+    }
+}
+
+/// Codes that say one instance of the call may not be stopped: the call as a whole
+/// was refused, and DescribeInstances tells which instance is which.
+fn refused_for_an_instance(code: Option<&str>) -> bool {
+    matches!(code, Some(c) if c == "InvalidInstanceId.NotFound" || c.starts_with("UnsupportedOperation.InstanceState"))
+}
+
+#[derive(Deserialize)]
+struct Empty {}
+
+#[derive(Deserialize)]
+struct StatusSet {
+    #[serde(rename = "InstanceStatusSet", default)]
+    set: Vec<InstanceStatus>,
+}
+
+#[derive(Deserialize)]
+struct InstanceStatus {
+    #[serde(rename = "InstanceId")]
+    id: String,
+    #[serde(rename = "InstanceState")]
+    state: String,
+}
+
+#[derive(Deserialize)]
+struct InstanceSet {
+    #[serde(rename = "InstanceSet", default)]
+    set: Vec<Instance>,
+}
+
+#[derive(Deserialize)]
+struct Instance {
+    #[serde(rename = "InstanceId")]
+    id: String,
+    #[serde(rename = "InstanceState")]
+    state: String,
+    #[serde(rename = "LatestOperation", default)]
+    latest_operation: Option<String>,
+    #[serde(rename = "LatestOperationState", default)]
+    latest_operation_state: Option<String>,
+    #[serde(rename = "LatestOperationErrorMsg", default)]
+    latest_operation_error: Option<String>,
+}
+
+fn stop_body(ctx: &Ctx, ids: &[String]) -> String {
+    let mut body = serde_json::json!({
+        "InstanceIds": ids,
+        "StopType": if ctx.plan.hard { "HARD" } else { "SOFT_FIRST" },
+    });
+    if ctx.plan.stop_charging {
+        body["StoppedMode"] = "STOP_CHARGING".into();
+    }
+    body.to_string()
+}
+
+fn ids_body(ids: &[String]) -> String {
+    serde_json::json!({ "InstanceIds": ids, "Limit": PER_CALL }).to_string()
+}
+
+pub async fn server_stop(ctx: &Ctx, tc: &Tencent) -> Result<(), Error> {
+    let chunks: Vec<Vec<String>> = ctx
+        .plan
+        .ids
+        .chunks(PER_CALL)
+        .map(<[String]>::to_vec)
+        .collect();
+    if ctx.plan.dry_run {
+        for chunk in &chunks {
+            let req = tc.request(ctx, CVM, "StopInstances", stop_body(ctx, chunk))?;
+            ctx.report.show(&req, tc.credentials_used());
+            for id in chunk {
+                ctx.report
+                    .set(ResultItem::new(id.clone(), Status::Accepted));
+            }
+        }
+        return Ok(());
+    }
+    ctx.for_each(chunks, |chunk| async move {
+        if let Some(e) = ctx.aborted() {
+            for id in chunk {
+                ctx.report.set(ResultItem::failed(id, &e));
+            }
+            return;
+        }
+        stop_chunk(ctx, tc, &chunk, true).await;
+    })
+    .await;
+    if ctx.plan.wait {
+        let stopping: Vec<String> = ctx
+            .plan
+            .ids
+            .iter()
+            .filter(|id| {
+                ctx.report
+                    .get(id)
+                    .is_some_and(|r| r.status == Status::Stopping)
+            })
+            .cloned()
+            .collect();
+        wait(ctx, tc, stopping).await;
+    }
+    Ok(())
+}
+
+/// One StopInstances call for `ids`. When the call is refused because of one of its
+/// instances, DescribeInstances sorts them out and the running rest is sent once more
+/// (`resend`), so one bad id never keeps the others running.
+async fn stop_chunk(ctx: &Ctx, tc: &Tencent, ids: &[String], resend: bool) {
+    let outcome = ctx
+        .transport
+        .send(
+            &STOP_INSTANCES,
+            || tc.request(ctx, CVM, "StopInstances", stop_body(ctx, ids)),
+            |raw| parse_answer::<Empty>(raw, classify),
+        )
+        .await;
+    let err = match outcome {
+        Ok(a) => {
+            for id in ids {
+                ctx.report.set(
+                    ResultItem::new(id.clone(), Status::Stopping)
+                        .with_request_id(a.request_id.clone()),
+                );
+            }
+            return;
+        }
+        Err(e) => e,
+    };
+    if let [id] = ids {
+        // One instance: the code speaks for it.
+        let item = match err.code.as_deref() {
+            Some("UnsupportedOperation.InstanceStateStopped") => {
+                ResultItem::new(id.clone(), Status::AlreadyStopped)
+                    .with_request_id(err.request_id.clone())
+            }
+            Some("UnsupportedOperation.InstanceStateStopping") => {
+                ResultItem::new(id.clone(), Status::Stopping)
+                    .with_request_id(err.request_id.clone())
+            }
+            _ => ResultItem::failed(id.clone(), &err),
+        };
+        if let Some(e) = &item.error {
+            ctx.note_failure(e);
+        }
+        ctx.report.set(item);
+        return;
+    }
+    if !refused_for_an_instance(err.code.as_deref()) {
+        for id in ids {
+            let item = ResultItem::failed(id.clone(), &err);
+            ctx.note_failure(item.error.as_ref().expect("failed carries its error"));
+            ctx.report.set(item);
+        }
+        return;
+    }
+    let found = match describe_instances(ctx, tc, ids).await {
+        Ok(found) => found,
+        Err(e) => {
+            tracing::warn!(
+                "DescribeInstances after a refused StopInstances failed: {}",
+                e.message
+            );
+            for id in ids {
+                ctx.report.set(ResultItem::failed(id.clone(), &err));
+            }
+            return;
+        }
+    };
+    let mut running = Vec::new();
+    for id in ids {
+        let item = match found.get(id) {
+            None => ResultItem::failed(
+                id.clone(),
+                &Error::new(ErrorKind::NotFound, format!("instance {id} does not exist"))
+                    .with_code("InvalidInstanceId.NotFound"),
+            ),
+            Some(i) if i.state == "STOPPED" => ResultItem::new(id.clone(), Status::AlreadyStopped),
+            Some(i) if i.state == "STOPPING" => ResultItem::new(id.clone(), Status::Stopping),
+            Some(i) if i.state == "RUNNING" && resend => {
+                running.push(id.clone());
+                continue;
+            }
+            Some(i) => ResultItem::failed(
+                id.clone(),
+                &Error::new(
+                    ErrorKind::Provider,
+                    format!("instance {id} is {} and cannot be stopped now", i.state),
+                )
+                .with_code(format!(
+                    "UnsupportedOperation.InstanceState{}",
+                    camel(&i.state)
+                )),
+            ),
+        };
+        ctx.report.set(item);
+    }
+    if !running.is_empty() {
+        Box::pin(stop_chunk(ctx, tc, &running, false)).await;
+    }
+}
+
+/// `LAUNCH_FAILED` → `LaunchFailed`, as CVM's error codes spell states.
+fn camel(state: &str) -> String {
+    state
+        .split('_')
+        .map(|w| {
+            let mut c = w.chars();
+            match c.next() {
+                Some(f) => f.to_ascii_uppercase().to_string() + &c.as_str().to_ascii_lowercase(),
+                None => String::new(),
+            }
+        })
+        .collect()
+}
+
+async fn describe_instances(
+    ctx: &Ctx,
+    tc: &Tencent,
+    ids: &[String],
+) -> Result<HashMap<String, Instance>, Error> {
+    let set = ctx
+        .transport
+        .send(
+            &DESCRIBE_INSTANCES,
+            || tc.request(ctx, CVM, "DescribeInstances", ids_body(ids)),
+            |raw| parse_answer::<InstanceSet>(raw, classify),
+        )
+        .await?;
+    Ok(set
+        .data
+        .set
+        .into_iter()
+        .map(|i| (i.id.clone(), i))
+        .collect())
+}
+
+async fn describe_status(
+    ctx: &Ctx,
+    tc: &Tencent,
+    ids: &[String],
+) -> Result<HashMap<String, String>, Error> {
+    let set = ctx
+        .transport
+        .send(
+            &DESCRIBE_INSTANCES_STATUS,
+            || tc.request(ctx, CVM, "DescribeInstancesStatus", ids_body(ids)),
+            |raw| parse_answer::<StatusSet>(raw, classify),
+        )
+        .await?;
+    Ok(set.data.set.into_iter().map(|s| (s.id, s.state)).collect())
+}
+
+/// Polls DescribeInstancesStatus until every instance is STOPPED (or gone, or its
+/// stop failed) or the deadline passes.
+async fn wait(ctx: &Ctx, tc: &Tencent, mut pending: Vec<String>) {
+    let deadline = ctx.wait_deadline();
+    while !pending.is_empty() {
+        if !ctx.pause_before_poll(deadline).await {
+            ctx.wait_timed_out(&pending);
+            return;
+        }
+        let still = Mutex::new(Vec::new());
+        let chunks: Vec<Vec<String>> = pending.chunks(PER_CALL).map(<[String]>::to_vec).collect();
+        ctx.for_each(chunks, |chunk| {
+            let still = &still;
+            async move {
+                let states = match describe_status(ctx, tc, &chunk).await {
+                    Ok(s) => s,
+                    Err(e) if e.retryable => {
+                        tracing::warn!("DescribeInstancesStatus: {}", e.message);
+                        still.lock().unwrap().extend(chunk);
+                        return;
+                    }
+                    Err(e) => {
+                        for id in &chunk {
+                            ctx.report.update(id, |r| {
+                                r.status = Status::Failed;
+                                r.error = Some((&e).into());
+                            });
+                        }
+                        return;
+                    }
+                };
+                let mut running = Vec::new();
+                for id in chunk {
+                    match states.get(&id).map(String::as_str) {
+                        Some("STOPPED") => ctx.report.update(&id, |r| r.status = Status::Stopped),
+                        None => ctx.report.update(&id, |r| {
+                            r.status = Status::NotFound;
+                            r.error = Some(
+                                (&Error::new(
+                                    ErrorKind::NotFound,
+                                    format!("instance {id} is gone"),
+                                )
+                                .with_code("InvalidInstanceId.NotFound"))
+                                    .into(),
+                            );
+                        }),
+                        Some("RUNNING") => running.push(id),
+                        Some(_) => still.lock().unwrap().push(id),
+                    }
+                }
+                if running.is_empty() {
+                    return;
+                }
+                // RUNNING again after an accepted stop: did the stop fail?
+                match describe_instances(ctx, tc, &running).await {
+                    Ok(found) => {
+                        for id in running {
+                            match found.get(&id) {
+                                Some(i)
+                                    if i.latest_operation.as_deref() == Some("StopInstances")
+                                        && i.latest_operation_state.as_deref()
+                                            == Some("FAILED") =>
+                                {
+                                    let msg = i
+                                        .latest_operation_error
+                                        .clone()
+                                        .filter(|m| !m.is_empty())
+                                        .unwrap_or_else(|| "StopInstances failed".into());
+                                    let e = Error::new(ErrorKind::Provider, msg)
+                                        .with_code("LatestOperationState.FAILED");
+                                    ctx.report.update(&id, |r| {
+                                        r.status = Status::Failed;
+                                        r.error = Some((&e).into());
+                                    });
+                                }
+                                _ => still.lock().unwrap().push(id),
+                            }
+                        }
+                    }
+                    Err(_) => still.lock().unwrap().extend(running),
+                }
+            }
+        })
+        .await;
+        let mut next = still.into_inner().unwrap();
+        next.sort_by_key(|id| ctx.plan.ids.iter().position(|x| x == id));
+        pending = next;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_documented_code_maps() {
+        use ErrorKind::*;
+        for (code, kind, retry) in [
+            ("AuthFailure.SignatureFailure", Auth, false),
+            ("AuthFailure.UnauthorizedOperation", Permission, false),
+            ("UnauthorizedOperation.MFAExpired", Permission, false),
+            ("UnauthorizedOperation.MFANotFound", Permission, false),
+            ("UnauthorizedOperation.InvalidToken", Permission, false),
+            ("InvalidInstanceId.NotFound", NotFound, false),
+            ("InvalidInstanceId.Malformed", Usage, false),
+            ("InvalidParameterValue.InstanceIdMalformed", Usage, false),
+            ("RequestLimitExceeded", Throttled, true),
+            ("RequestLimitExceeded.IPLimitExceeded", Throttled, true),
+            ("InternalServerError", Provider, true),
+            ("InternalError", Provider, true),
+            (
+                "OperationDenied.InstanceOperationInProgress",
+                Provider,
+                false,
+            ),
+            ("MutexOperation.TaskRunning", Provider, false),
+            (
+                "UnsupportedOperation.StoppedModeStopCharging",
+                Provider,
+                false,
+            ),
+            ("InvalidInstance.NotSupported", Provider, false),
+            ("UnsupportedOperation.InstanceStatePending", Provider, false),
+            ("InvalidParameterValue.LimitExceeded", Internal, false),
+            ("InvalidParameterCombination", Internal, false),
+            ("InvalidParameterValue", Internal, false),
+            ("MissingParameter", Internal, false),
+        ] {
+            assert_eq!(classify(code), (kind, retry), "{code}");
+        }
+    }
+
+    #[test]
+    fn state_names_are_camel_cased_like_codes() {
+        assert_eq!(camel("LAUNCH_FAILED"), "LaunchFailed");
+        assert_eq!(camel("SHUTDOWN"), "Shutdown");
+    }
+}
