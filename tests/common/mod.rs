@@ -97,3 +97,78 @@ impl Sandbox {
 pub async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
     tokio::task::spawn_blocking(f).await.unwrap()
 }
+
+/// How a raw TCP test server misbehaves after reading a request.
+#[derive(Clone, Copy, Debug)]
+pub enum RawFault {
+    /// Sends the status line and headers, then drops the connection.
+    ResetMidAnswer,
+    /// Announces a longer body than it sends, then closes.
+    TruncatedBody,
+}
+
+/// A loopback server that answers every connection with `fault`; returns its base URL
+/// and a counter of the requests it read.
+pub async fn raw_fault_server(
+    fault: RawFault,
+) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let count = std::sync::Arc::new(AtomicUsize::new(0));
+    let seen = count.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut sock, _)) = listener.accept().await else {
+                return;
+            };
+            let seen = seen.clone();
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 65536];
+                let mut got = Vec::new();
+                // Read until the end of the headers and the announced body.
+                loop {
+                    let n = match sock.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => n,
+                    };
+                    got.extend_from_slice(&buf[..n]);
+                    let text = String::from_utf8_lossy(&got).to_string();
+                    if let Some(end) = text.find("\r\n\r\n") {
+                        let len = text[..end]
+                            .lines()
+                            .find_map(|l| {
+                                let (k, v) = l.split_once(':')?;
+                                k.eq_ignore_ascii_case("content-length")
+                                    .then(|| v.trim().parse::<usize>().ok())?
+                            })
+                            .unwrap_or(0);
+                        if got.len() >= end + 4 + len {
+                            break;
+                        }
+                    }
+                }
+                seen.fetch_add(1, Ordering::SeqCst);
+                let answer: &[u8] = match fault {
+                    RawFault::ResetMidAnswer => b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n",
+                    RawFault::TruncatedBody => {
+                        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 500\r\n\r\n{\"Response\": {\"Req"
+                    }
+                };
+                let _ = sock.write_all(answer).await;
+                let _ = sock.flush().await;
+                drop(sock);
+            });
+        }
+    });
+    (format!("http://{addr}"), count)
+}
+
+/// A loopback URL nobody listens on (connection refused).
+pub fn refused_url() -> String {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    drop(l);
+    format!("http://{addr}")
+}

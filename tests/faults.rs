@@ -1,0 +1,353 @@
+//! The fault matrix: every transient and permanent failure a provider can produce,
+//! through the binary against a mock — attempts made, fresh signatures, the final
+//! envelope, `error.kind`, `retryable` and the exit code (SPEC "Transport").
+
+mod common;
+
+use common::{blocking, raw_fault_server, refused_url, RawFault, Sandbox};
+use serde_json::{json, Value};
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+use wiremock::{Mock, MockServer, Request, ResponseTemplate};
+
+/// One provider operation under test.
+struct Target {
+    name: &'static str,
+    args: &'static [&'static str],
+    env: &'static [(&'static str, &'static str)],
+    secret: &'static str,
+    success: fn() -> ResponseTemplate,
+    /// The provider's own error answer for a code.
+    coded: fn(&str) -> ResponseTemplate,
+    throttle_code: &'static str,
+    internal_code: &'static str,
+    /// Requests that are the stop call (others are status queries).
+    is_stop: fn(&Request) -> bool,
+}
+
+fn tencent_ok() -> ResponseTemplate {
+    ResponseTemplate::new(200).set_body_json(json!({"Response": {"RequestId": "ok-req"}}))
+}
+
+fn tencent_err(code: &str) -> ResponseTemplate {
+    ResponseTemplate::new(200).set_body_json(
+        json!({"Response": {"Error": {"Code": code, "Message": "m"}, "RequestId": "e"}}),
+    )
+}
+
+fn is_tencent_stop(r: &Request) -> bool {
+    r.headers
+        .get("x-tc-action")
+        .is_some_and(|a| a == "TerminateJob" || a == "StopInstances")
+}
+
+const TENCENT_ENV: &[(&str, &str)] = &[
+    ("TENCENTCLOUD_SECRET_ID", "AKIDFAULTS"),
+    ("TENCENTCLOUD_SECRET_KEY", "faults-secret-key-0001"),
+];
+
+fn targets() -> Vec<Target> {
+    vec![
+        Target {
+            name: "tencent job stop",
+            args: &[
+                "job",
+                "stop",
+                "-p",
+                "tencent",
+                "--region",
+                "ap-guangzhou",
+                "--job-id",
+                "job-rybewp57",
+            ],
+            env: TENCENT_ENV,
+            secret: "faults-secret-key-0001",
+            success: tencent_ok,
+            coded: tencent_err,
+            throttle_code: "RequestLimitExceeded",
+            internal_code: "InternalError",
+            is_stop: is_tencent_stop,
+        },
+        Target {
+            name: "tencent server stop",
+            args: &[
+                "server",
+                "stop",
+                "-p",
+                "tencent",
+                "--region",
+                "ap-guangzhou",
+                "--server-id",
+                "ins-r8hr2upy",
+            ],
+            env: TENCENT_ENV,
+            secret: "faults-secret-key-0001",
+            success: tencent_ok,
+            coded: tencent_err,
+            throttle_code: "RequestLimitExceeded.IPLimitExceeded",
+            internal_code: "InternalServerError",
+            is_stop: is_tencent_stop,
+        },
+    ]
+}
+
+/// How the mock answers, and what the binary must conclude.
+struct Fault {
+    name: &'static str,
+    /// The failing answer (`None`: a raw TCP fault or no server).
+    answer: Option<fn(&Target) -> ResponseTemplate>,
+    /// Whether the run ends in success because the fault stops after one answer.
+    recovers: bool,
+    kind: &'static str,
+    retryable: bool,
+    exit: i32,
+}
+
+fn faults() -> Vec<Fault> {
+    vec![
+        Fault {
+            name: "HTTP 500",
+            answer: Some(|_| ResponseTemplate::new(500).set_body_string("oops")),
+            recovers: false,
+            kind: "provider",
+            retryable: true,
+            exit: 5,
+        },
+        Fault {
+            name: "HTTP 502",
+            answer: Some(|_| {
+                ResponseTemplate::new(502).set_body_string("<html>bad gateway</html>")
+            }),
+            recovers: false,
+            kind: "provider",
+            retryable: true,
+            exit: 5,
+        },
+        Fault {
+            name: "HTTP 503 then ok",
+            answer: Some(|_| ResponseTemplate::new(503)),
+            recovers: true,
+            kind: "",
+            retryable: true,
+            exit: 0,
+        },
+        Fault {
+            name: "429 without Retry-After",
+            answer: Some(|_| ResponseTemplate::new(429)),
+            recovers: false,
+            kind: "throttled",
+            retryable: true,
+            exit: 5,
+        },
+        Fault {
+            name: "429 with Retry-After then ok",
+            answer: Some(|_| ResponseTemplate::new(429).insert_header("Retry-After", "1")),
+            recovers: true,
+            kind: "",
+            retryable: true,
+            exit: 0,
+        },
+        Fault {
+            name: "provider throttling code",
+            answer: Some(|t| (t.coded)(t.throttle_code)),
+            recovers: false,
+            kind: "throttled",
+            retryable: true,
+            exit: 5,
+        },
+        Fault {
+            name: "provider internal error",
+            answer: Some(|t| (t.coded)(t.internal_code)),
+            recovers: false,
+            kind: "provider",
+            retryable: true,
+            exit: 5,
+        },
+        Fault {
+            name: "non-JSON body",
+            answer: Some(|_| ResponseTemplate::new(200).set_body_string("<html>proxy</html>")),
+            recovers: false,
+            kind: "provider",
+            retryable: true,
+            exit: 5,
+        },
+        Fault {
+            name: "slower than --timeout",
+            answer: Some(|t| (t.success)().set_delay(Duration::from_secs(3))),
+            recovers: false,
+            kind: "timeout",
+            retryable: true,
+            exit: 5,
+        },
+    ]
+}
+
+fn run(t: &Target, endpoint: &str, extra: &[&str]) -> common::Run {
+    let mut sb = Sandbox::new();
+    for (k, v) in t.env {
+        sb = sb.env(k, v);
+    }
+    let mut args: Vec<&str> = t.args.to_vec();
+    args.extend([
+        "--endpoint",
+        endpoint,
+        "--rate",
+        "500",
+        "--timeout",
+        "300ms",
+    ]);
+    args.extend_from_slice(extra);
+    let r = sb.run(&args);
+    for out in [&r.stdout, &r.stderr] {
+        assert!(!out.contains(t.secret), "{}: secret leaked", t.name);
+    }
+    r
+}
+
+fn check_error(t: &Target, f: &str, v: &Value, kind: &str, retryable: bool) {
+    let e = if v["results"][0]["error"].is_null() {
+        &v["error"]
+    } else {
+        &v["results"][0]["error"]
+    };
+    assert_eq!(e["kind"], kind, "{} / {f}: {v}", t.name);
+    assert_eq!(e["retryable"], retryable, "{} / {f}", t.name);
+    assert_eq!(v["ok"], false);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn http_faults_are_retried_then_reported() {
+    for t in targets() {
+        for f in faults() {
+            let server = MockServer::start().await;
+            let failing = (f.answer.unwrap())(&t);
+            let stop = t.is_stop;
+            if f.recovers {
+                Mock::given(move |r: &Request| stop(r))
+                    .respond_with(failing)
+                    .up_to_n_times(1)
+                    .with_priority(1)
+                    .mount(&server)
+                    .await;
+                Mock::given(move |r: &Request| stop(r))
+                    .respond_with((t.success)())
+                    .mount(&server)
+                    .await;
+            } else {
+                Mock::given(move |r: &Request| stop(r))
+                    .respond_with(failing)
+                    .mount(&server)
+                    .await;
+            }
+            let uri = server.uri();
+            let t2 = Target { ..t_clone(&t) };
+            let r = blocking(move || run(&t2, &uri, &["--retries", "2", "-vv"])).await;
+            let v = r.json();
+            assert_eq!(r.code, f.exit, "{} / {}: {}", t.name, f.name, r.stdout);
+            let attempts: Vec<Request> = server
+                .received_requests()
+                .await
+                .unwrap()
+                .into_iter()
+                .filter(|r| stop(r))
+                .collect();
+            if f.recovers {
+                assert_eq!(attempts.len(), 2, "{} / {}", t.name, f.name);
+                assert_eq!(v["results"][0]["ok"], true);
+            } else {
+                // One attempt and --retries 2 more.
+                assert_eq!(attempts.len(), 3, "{} / {}", t.name, f.name);
+                check_error(&t, f.name, &v, f.kind, f.retryable);
+            }
+            if f.name.starts_with("429 with Retry-After") {
+                // The retry waited for Retry-After and was signed anew.
+                let ts = |r: &Request| {
+                    r.headers
+                        .get("x-tc-timestamp")
+                        .unwrap()
+                        .to_str()
+                        .unwrap()
+                        .parse::<i64>()
+                        .unwrap()
+                };
+                assert!(
+                    ts(&attempts[1]) > ts(&attempts[0]),
+                    "{}: retry not re-signed: {} {}\n{}",
+                    t.name,
+                    ts(&attempts[0]),
+                    ts(&attempts[1]),
+                    r.stderr
+                );
+                assert_ne!(
+                    attempts[0].headers.get("authorization"),
+                    attempts[1].headers.get("authorization")
+                );
+            }
+        }
+    }
+}
+
+fn t_clone(t: &Target) -> Target {
+    Target {
+        name: t.name,
+        args: t.args,
+        env: t.env,
+        secret: t.secret,
+        success: t.success,
+        coded: t.coded,
+        throttle_code: t.throttle_code,
+        internal_code: t.internal_code,
+        is_stop: t.is_stop,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn connection_faults() {
+    for t in targets() {
+        // Connection refused: nothing reached a server, so it is retried; exit 5.
+        let url = refused_url();
+        let t2 = t_clone(&t);
+        let r = blocking(move || run(&t2, &url, &["--retries", "1"])).await;
+        assert_eq!(r.code, 5, "{} refused: {}", t.name, r.stdout);
+        check_error(&t, "refused", &r.json(), "network", true);
+
+        for fault in [RawFault::ResetMidAnswer, RawFault::TruncatedBody] {
+            let (url, count) = raw_fault_server(fault).await;
+            let t2 = t_clone(&t);
+            let r = blocking(move || run(&t2, &url, &["--retries", "2"])).await;
+            assert_eq!(r.code, 5, "{} {fault:?}: {}", t.name, r.stdout);
+            let v = r.json();
+            let e = &v["results"][0]["error"];
+            assert!(
+                e["kind"] == "network" || e["kind"] == "provider",
+                "{fault:?}: {e}"
+            );
+            assert_eq!(e["retryable"], true);
+            // These stops are safe to repeat: every attempt was made.
+            assert_eq!(count.load(Ordering::SeqCst), 3, "{} {fault:?}", t.name);
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn permanent_errors_are_not_retried() {
+    for t in targets() {
+        for (code, kind, exit) in [
+            ("AuthFailure.SignatureFailure", "auth", 3),
+            ("UnauthorizedOperation", "permission", 3),
+        ] {
+            let server = MockServer::start().await;
+            let stop = t.is_stop;
+            Mock::given(move |r: &Request| stop(r))
+                .respond_with((t.coded)(code))
+                .expect(1)
+                .mount(&server)
+                .await;
+            let uri = server.uri();
+            let t2 = t_clone(&t);
+            let r = blocking(move || run(&t2, &uri, &["--retries", "3"])).await;
+            assert_eq!(r.code, exit, "{} {code}", t.name);
+            check_error(&t, code, &r.json(), kind, false);
+        }
+    }
+}
