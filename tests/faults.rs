@@ -249,7 +249,7 @@ async fn http_faults_are_retried_then_reported() {
                 .await
                 .unwrap()
                 .into_iter()
-                .filter(|r| stop(r))
+                .filter(stop)
                 .collect();
             if f.recovers {
                 assert_eq!(attempts.len(), 2, "{} / {}", t.name, f.name);
