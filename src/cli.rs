@@ -157,10 +157,10 @@ pub struct CommonArgs {
     #[arg(long)]
     pub wait: bool,
     /// How long --wait may take (90s, 5m, 1h)
-    #[arg(long = "wait-timeout", value_name = "DUR", default_value = "10m", value_parser = parse_duration)]
+    #[arg(long = "wait-timeout", value_name = "DUR", default_value = "10m", allow_hyphen_values = true, value_parser = parse_duration)]
     pub wait_timeout: Duration,
     /// Time between status polls while waiting
-    #[arg(long = "poll-interval", value_name = "DUR", default_value = "5s", value_parser = parse_duration)]
+    #[arg(long = "poll-interval", value_name = "DUR", default_value = "5s", allow_hyphen_values = true, value_parser = parse_duration)]
     pub poll_interval: Duration,
     /// A resource that does not exist counts as success (idempotent teardown)
     #[arg(long = "ignore-missing")]
@@ -169,7 +169,7 @@ pub struct CommonArgs {
     #[arg(short = 'y', long)]
     pub yes: bool,
     /// Timeout of one HTTP request
-    #[arg(long, value_name = "DUR", default_value = "30s", value_parser = parse_duration)]
+    #[arg(long, value_name = "DUR", default_value = "30s", value_parser = parse_duration, allow_hyphen_values = true)]
     pub timeout: Duration,
     /// Retries of a transient failure
     #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u32).range(0..=20))]
