@@ -409,4 +409,87 @@ mod tests {
         );
         insta::assert_snapshot!(e.to_json());
     }
+
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn kind() -> impl Strategy<Value = ErrorKind> {
+            prop_oneof![
+                Just(ErrorKind::Usage),
+                Just(ErrorKind::Config),
+                Just(ErrorKind::Auth),
+                Just(ErrorKind::Permission),
+                Just(ErrorKind::NotFound),
+                Just(ErrorKind::Throttled),
+                Just(ErrorKind::Network),
+                Just(ErrorKind::Timeout),
+                Just(ErrorKind::Provider),
+                Just(ErrorKind::Internal),
+            ]
+        }
+
+        fn status() -> impl Strategy<Value = Status> {
+            prop_oneof![
+                Just(Status::Accepted),
+                Just(Status::Stopping),
+                Just(Status::Stopped),
+                Just(Status::Deleting),
+                Just(Status::Deleted),
+                Just(Status::AlreadyStopped),
+                Just(Status::NotFound),
+                Just(Status::Failed),
+            ]
+        }
+
+        fn item() -> impl Strategy<Value = ResultItem> {
+            (
+                "[a-z0-9-]{1,20}",
+                status(),
+                proptest::option::of("\\PC{0,30}"),
+                proptest::option::of("[a-z0-9]{1,32}"),
+                proptest::option::of((
+                    kind(),
+                    proptest::option::of("\\PC{0,20}"),
+                    "\\PC{0,40}",
+                    any::<bool>(),
+                )),
+            )
+                .prop_map(|(id, status, rid, job, err)| {
+                    let mut r = ResultItem::new(id, status)
+                        .with_request_id(rid)
+                        .with_job_id(job);
+                    r.error = err.map(|(kind, code, message, retryable)| ErrorInfo {
+                        kind,
+                        code,
+                        message,
+                        retryable,
+                    });
+                    r
+                })
+        }
+
+        proptest! {
+            #[test]
+            fn envelope_json_round_trips(items in proptest::collection::vec(item(), 0..20), ignore in any::<bool>(), dry in any::<bool>()) {
+                let e = Envelope::build("huawei", "server.stop", BTreeMap::new(), dry, items, vec![], None, ignore, 7);
+                let back: Envelope = serde_json::from_str(&e.to_json()).unwrap();
+                prop_assert_eq!(&back, &e);
+                prop_assert_eq!(e.summary.requested, e.summary.succeeded + e.summary.failed);
+                prop_assert_eq!(e.ok, e.exit_code() == 0);
+                // An ok result never carries an error.
+                prop_assert!(e.results.iter().all(|r| !r.ok || r.error.is_none()));
+            }
+
+            #[test]
+            fn precedence_picks_the_first_of_3_2_1_5_6_4(codes in proptest::collection::vec(prop_oneof![Just(0u8), Just(1), Just(2), Just(3), Just(4), Just(5), Just(6)], 0..12)) {
+                let got = combine_exit_codes(codes.clone());
+                let want = [3u8, 2, 1, 5, 6, 4].into_iter().find(|c| codes.contains(c)).unwrap_or(0);
+                prop_assert_eq!(got, want);
+                let mut rev = codes.clone();
+                rev.reverse();
+                prop_assert_eq!(combine_exit_codes(rev), got);
+            }
+        }
+    }
 }

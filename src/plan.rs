@@ -408,4 +408,35 @@ mod tests {
         assert_eq!(quote("a\nb"), "'a\\nb'");
         assert!(quote(&"x".repeat(200)).ends_with("…'"));
     }
+
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #[test]
+            fn id_lines_are_trimmed_and_skip_comments(text in "\\PC{0,400}") {
+                for id in parse_id_lines(&text) {
+                    prop_assert!(!id.is_empty());
+                    prop_assert_eq!(id.trim(), id.as_str());
+                    prop_assert!(!id.starts_with('#'));
+                }
+            }
+
+            #[test]
+            fn collected_ids_are_unique_and_in_first_seen_order(ids in proptest::collection::vec("[a-c]{1,2}", 1..30)) {
+                let got = collect_ids(Operation::JobStop, ids.clone(), None, &mut std::io::empty()).unwrap();
+                let mut seen = std::collections::HashSet::new();
+                let want: Vec<String> = ids.into_iter().filter(|i| seen.insert(i.clone())).collect();
+                prop_assert_eq!(got, want);
+            }
+
+            #[test]
+            fn id_checks_never_panic(id in "\\PC{0,40}") {
+                let valid = is_prefixed_id(&id, "job-", 8);
+                prop_assert_eq!(valid, id.len() == 12 && id.starts_with("job-") && id[4..].bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()));
+                let _ = quote(&id);
+            }
+        }
+    }
 }

@@ -79,6 +79,13 @@ pub async fn run(ctx: &Ctx) -> Result<(), Error> {
     }
 }
 
+/// `ids` in calls of at most `per_call`, in input order.
+pub fn chunks(ids: &[String], per_call: usize) -> Vec<Vec<String>> {
+    ids.chunks(per_call.max(1))
+        .map(<[String]>::to_vec)
+        .collect()
+}
+
 /// The time signers use. `CLOUDSTOP_TEST_FIXED_TIME` (unix seconds) pins it, so tests
 /// can compare signatures with the vectors.
 #[derive(Debug, Clone, Copy)]
@@ -285,6 +292,23 @@ impl Ctx {
                     item.error = Some((&e).into());
                 }
             });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn chunks_keep_order_and_bound_size(n in 0usize..3000, per_call in 1usize..1200) {
+            let ids: Vec<String> = (0..n).map(|i| format!("id-{i}")).collect();
+            let got = chunks(&ids, per_call);
+            prop_assert!(got.iter().all(|c| !c.is_empty() && c.len() <= per_call));
+            prop_assert_eq!(got.len(), n.div_ceil(per_call));
+            prop_assert_eq!(got.concat(), ids);
         }
     }
 }

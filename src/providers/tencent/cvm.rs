@@ -325,7 +325,7 @@ async fn wait(ctx: &Ctx, tc: &Tencent, mut pending: Vec<String>) {
             return;
         }
         let still = Mutex::new(Vec::new());
-        let chunks: Vec<Vec<String>> = pending.chunks(PER_CALL).map(<[String]>::to_vec).collect();
+        let chunks = crate::providers::chunks(&pending, PER_CALL);
         ctx.for_each(chunks, |chunk| {
             let still = &still;
             async move {

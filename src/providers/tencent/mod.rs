@@ -556,4 +556,31 @@ mod tests {
         assert!(base_url("ftp://x").is_err());
         assert!(base_url("http://").is_err());
     }
+
+    mod props {
+        use super::*;
+        use crate::transport::RawResponse;
+        use proptest::prelude::*;
+
+        #[derive(serde::Deserialize)]
+        struct Any {}
+
+        fn classify(_: &str) -> (ErrorKind, bool) {
+            (ErrorKind::Internal, false)
+        }
+
+        proptest! {
+            #[test]
+            fn parser_never_panics_on_arbitrary_bytes(status in 100u16..600, body in proptest::collection::vec(any::<u8>(), 0..512)) {
+                let raw = RawResponse { status, headers: Default::default(), body };
+                let _ = parse_answer::<Any>(&raw, classify);
+            }
+
+            #[test]
+            fn parser_never_panics_on_json_like_bodies(body in r#"\{"Response":\{("Error":\{"Code":"[A-Za-z.]{0,20}"(,"Message":"[a-z ]{0,10}")?\},?)?("RequestId":"[a-z0-9-]{0,10}")?\}\}"#) {
+                let raw = RawResponse { status: 200, headers: Default::default(), body: body.into_bytes() };
+                let _ = parse_answer::<Any>(&raw, classify);
+            }
+        }
+    }
 }
