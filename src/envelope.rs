@@ -128,7 +128,6 @@ impl ResultItem {
         self
     }
 
-    #[allow(dead_code)] // used by providers with async job ids
     pub fn with_job_id(mut self, job_id: Option<String>) -> Self {
         self.provider_job_id = job_id;
         self

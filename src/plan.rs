@@ -93,7 +93,6 @@ impl Operation {
 
 /// Everything a run needs, validated.
 #[derive(Debug, Clone)]
-#[allow(dead_code)] // some fields are read only by some providers
 pub struct Plan {
     pub provider: ProviderName,
     pub operation: Operation,

@@ -42,7 +42,6 @@ pub enum Sensitive {
     /// A whole header value (session tokens).
     Header(&'static str),
     /// A query parameter's value (QingCloud's `signature`).
-    #[allow(dead_code)] // used by the QingCloud provider
     QueryParam(&'static str),
 }
 
@@ -210,7 +209,6 @@ pub enum RetrySafety {
     /// Retried only when the failure shows nothing was done (throttled, connection
     /// refused); otherwise the error goes back to the provider, which queries the
     /// state before sending anything again.
-    #[allow(dead_code)] // used by the Huawei and QingCloud providers
     QueryFirst,
 }
 
