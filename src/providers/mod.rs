@@ -74,9 +74,8 @@ pub fn validate(plan: &Plan) -> Result<(), Error> {
 pub async fn run(ctx: &Ctx) -> Result<(), Error> {
     match ctx.plan.provider {
         ProviderName::Tencent => tencent::run(ctx).await,
-        ProviderName::Huawei | ProviderName::Qingcloud => {
-            Err(Error::internal("provider not available"))
-        }
+        ProviderName::Qingcloud => qingcloud::run(ctx).await,
+        ProviderName::Huawei => Err(Error::internal("provider not available")),
     }
 }
 
