@@ -103,4 +103,5 @@ impl Error {
     }
 }
 
+#[allow(dead_code)] // for providers to come
 pub type Result<T, E = Error> = std::result::Result<T, E>;

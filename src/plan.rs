@@ -93,6 +93,7 @@ impl Operation {
 
 /// Everything a run needs, validated.
 #[derive(Debug, Clone)]
+#[allow(dead_code)] // some fields are for operations and providers to come
 pub struct Plan {
     pub provider: ProviderName,
     pub operation: Operation,

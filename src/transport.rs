@@ -268,6 +268,7 @@ impl Transport {
         }
     }
 
+    #[allow(dead_code)] // for providers to come
     pub fn options(&self) -> &TransportOptions {
         &self.opts
     }

@@ -75,7 +75,7 @@ pub async fn run(ctx: &Ctx) -> Result<(), Error> {
     match ctx.plan.provider {
         ProviderName::Tencent => tencent::run(ctx).await,
         ProviderName::Qingcloud => qingcloud::run(ctx).await,
-        ProviderName::Huawei => Err(Error::internal("provider not available")),
+        ProviderName::Huawei => huawei::run(ctx).await,
     }
 }
 

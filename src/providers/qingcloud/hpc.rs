@@ -256,16 +256,32 @@ async fn running_operation(
 /// Sends a stop/delete call. The transport retries what surely was not applied; when
 /// an attempt may have been (timeout, 5000, 5100), the operation list is read first and
 /// the call is sent again only if no such operation is running.
+/// A stop or delete call, as [`send_query_first`] sends it.
+struct Call<'a> {
+    api: &'a Api,
+    path: &'a str,
+    body: String,
+    /// The resource whose operations show whether a lost attempt took effect.
+    resource: &'a str,
+    /// Lower-case fragment of such an operation's `job_action`.
+    action: &'a str,
+    /// The answer's field carrying the async job id.
+    job_field: &'a str,
+}
+
 async fn send_query_first(
     ctx: &Ctx,
     qc: &Qingcloud,
-    api: &Api,
-    path: &str,
-    body: &str,
-    resource: &str,
-    action: &str,
-    job_field: &str,
+    call: &Call<'_>,
 ) -> Result<Option<String>, Error> {
+    let Call {
+        api,
+        path,
+        body,
+        resource,
+        action,
+        job_field,
+    } = call;
     let mut round = 0u32;
     loop {
         let outcome = ctx
@@ -345,18 +361,15 @@ pub async fn job_stop(ctx: &Ctx, qc: &Qingcloud) -> Result<(), Error> {
 }
 
 async fn stop_chunk(ctx: &Ctx, qc: &Qingcloud, cluster: &str, ids: &[String]) -> Vec<ResultItem> {
-    let body = stop_body(cluster, ids, &qc.zone);
-    let outcome = send_query_first(
-        ctx,
-        qc,
-        &STOP_JOBS,
-        STOP_JOBS_PATH,
-        &body,
-        cluster,
-        "stopjob",
-        "job_uuid",
-    )
-    .await;
+    let call = Call {
+        api: &STOP_JOBS,
+        path: STOP_JOBS_PATH,
+        body: stop_body(cluster, ids, &qc.zone),
+        resource: cluster,
+        action: "stopjob",
+        job_field: "job_uuid",
+    };
+    let outcome = send_query_first(ctx, qc, &call).await;
     match outcome {
         Ok(job) => ids
             .iter()
@@ -436,18 +449,15 @@ pub async fn cluster_delete(ctx: &Ctx, qc: &Qingcloud) -> Result<(), Error> {
 }
 
 async fn delete_one(ctx: &Ctx, qc: &Qingcloud, id: &str, unlease: Option<&str>) -> ResultItem {
-    let body = delete_body(id, qc, unlease);
-    let outcome = send_query_first(
-        ctx,
-        qc,
-        &DELETE_CLUSTER,
-        DELETE_CLUSTER_PATH,
-        &body,
-        id,
-        "deletecluster",
-        "job_id",
-    )
-    .await;
+    let call = Call {
+        api: &DELETE_CLUSTER,
+        path: DELETE_CLUSTER_PATH,
+        body: delete_body(id, qc, unlease),
+        resource: id,
+        action: "deletecluster",
+        job_field: "job_id",
+    };
+    let outcome = send_query_first(ctx, qc, &call).await;
     match outcome {
         Ok(job) => ResultItem::new(id, Status::Deleting).with_job_id(job),
         // 1400: refused while another operation runs on the cluster, or no permission;
