@@ -902,3 +902,22 @@ async fn delete_usage_errors_and_refused_confirmation_send_nothing() {
         "{v}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn broken_cli_file_matters_only_when_needed_and_never_leaks() {
+    let server = MockServer::start().await;
+    mount_stop(&server, stop_ok(), 1).await;
+    let broken = format!("qy_access_key_id: '{AK}'\nqy_secret_access_key: \"{SK}\n  - [\n");
+    // Zone and credentials from elsewhere: the file is not read.
+    let sb = sandbox();
+    sb.write(".qingcloud/config.yaml", &broken);
+    let r = run(sb, stop_args(&server, &["--job-id", JOB1])).await;
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    // Needed for credentials: a config error naming the file, not its content.
+    let sb = Sandbox::new();
+    sb.write(".qingcloud/config.yaml", &broken);
+    let r = run(sb, stop_args(&server, &["--job-id", JOB1])).await;
+    assert_eq!(r.code, 3, "{}", r.stdout);
+    assert!(r.stdout.contains("config.yaml"));
+    assert!(!r.stdout.contains(SK) && !r.stderr.contains(SK));
+}

@@ -185,7 +185,24 @@ impl Qingcloud {
         let env = &ctx.env;
         let cfg = ctx.config()?;
         let section = SectionReader::new(cfg, &plan.profile, "qingcloud", PROFILE_KEYS)?;
-        let cli = CliFile::load(ctx)?;
+        // Read only when needed: a broken file must not fail a run that does not use it.
+        let cli_file = std::cell::OnceCell::new();
+        let cli = || {
+            cli_file
+                .get_or_init(|| CliFile::load(ctx))
+                .as_ref()
+                .map_err(Clone::clone)
+        };
+        let cli_label = ctx
+            .env
+            .home()
+            .map(|h| {
+                h.join(".qingcloud")
+                    .join("config.yaml")
+                    .display()
+                    .to_string()
+            })
+            .unwrap_or_else(|| "~/.qingcloud/config.yaml".into());
 
         // Zone: --zone / CLOUDSTOP_ZONE, QINGCLOUD_ZONE, the profile, qingcloud-cli.
         let zone = {
@@ -196,19 +213,17 @@ impl Qingcloud {
             } else {
                 (from_env, from_profile)
             };
-            plan.zone
-                .as_deref()
-                .or(first)
-                .or(second)
-                .map(str::to_string)
-                .or_else(|| cli.zone.clone())
+            match plan.zone.as_deref().or(first).or(second) {
+                Some(z) => Some(z.to_string()),
+                None => cli()?.zone.clone(),
+            }
         };
         let Some(zone) = zone else {
             return Err(Error::usage(format!(
                 "no zone: pass --zone (e.g. jn1a), or set CLOUDSTOP_ZONE or QINGCLOUD_ZONE, \
 or zone in {}, or zone in {}",
                 section.label(),
-                cli.label()
+                cli_label
             )));
         };
         check_zone(&zone)?;
@@ -271,15 +286,18 @@ or set CLOUDSTOP_RUN_USER, or run_user in {}",
                     section.label()
                 ))),
             },
-            || match (&cli.access_key_id, &cli.secret_access_key) {
-                (Some(id), Some(key)) => Ok(Some(Found {
-                    value: Credentials {
-                        access_key_id: id.clone(),
-                        secret_access_key: key.clone(),
-                    },
-                    source: cli.label(),
-                })),
-                _ => Ok(None),
+            || {
+                let f = cli()?;
+                match (&f.access_key_id, &f.secret_access_key) {
+                    (Some(id), Some(key)) => Ok(Some(Found {
+                        value: Credentials {
+                            access_key_id: id.clone(),
+                            secret_access_key: key.clone(),
+                        },
+                        source: f.label(),
+                    })),
+                    _ => Ok(None),
+                }
             },
         )?;
 
@@ -304,7 +322,7 @@ or set CLOUDSTOP_RUN_USER, or run_user in {}",
 (or QINGCLOUD_ACCESS_KEY and QINGCLOUD_SECRET_KEY), or access_key_id and secret_access_key in {}, \
 or qy_access_key_id and qy_secret_access_key in {}",
                     section.label(),
-                    cli.label()
+                    cli_label
                 )))
             }
         };
