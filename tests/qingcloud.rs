@@ -921,3 +921,32 @@ async fn broken_cli_file_matters_only_when_needed_and_never_leaks() {
     assert!(r.stdout.contains("config.yaml"));
     assert!(!r.stdout.contains(SK) && !r.stderr.contains(SK));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn stop_internal_error_resends_only_when_nothing_runs() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/api/job/stopJobs"))
+        .and(Signed)
+        .respond_with(refused(5000, "InternalError"))
+        .up_to_n_times(1)
+        .expect(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    mount_stop(&server, stop_ok(), 1).await;
+    Mock::given(method("GET"))
+        .and(path("/api/operation"))
+        .and(query_param("resource_ids", CLUSTER))
+        .and(query_param("zone", "jn1a"))
+        .and(Signed)
+        .respond_with(answer(
+            json!({"job_set": [], "total_count": 0, "ret_code": 0}),
+        ))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let r = run(sandbox(), stop_args(&server, &["--job-id", JOB1])).await;
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(r.json()["results"][0]["provider_job_id"], "j-942yi1ah8hd");
+}
