@@ -1,15 +1,585 @@
-//! Not offered yet: see its issue.
+//! QingCloud HPC / EHPC (`/api/...`, signature v1): credentials, zone and endpoint,
+//! the common parameters, the signed request builder, the answer parser and the
+//! `ret_code` table. The calls themselves (`job stop`, `cluster delete`, operation
+//! polling) are in `hpc.rs`. PROVIDERS.md §2.
 
-use crate::error::Error;
-use crate::plan::{Operation, Plan};
+mod hpc;
+pub mod signer;
+
+use crate::config::{in_order, Found, Secret, SectionReader};
+use crate::envelope::CredentialsUsed;
+use crate::error::{Error, ErrorKind};
+use crate::plan::{quote, Operation, Plan};
 use crate::providers::Ctx;
+use crate::transport::{HttpRequest, RawResponse, Sensitive};
+use std::path::PathBuf;
 
-pub const OPERATIONS: &[Operation] = &[];
+pub const OPERATIONS: &[Operation] = &[Operation::JobStop, Operation::ClusterDelete];
 
-pub fn validate(_plan: &Plan) -> Result<(), Error> {
+/// Keys of `[profiles.<p>.qingcloud]`; `iaas_endpoint` is for the IaaS API (§2b).
+const PROFILE_KEYS: &[&str] = &[
+    "access_key_id",
+    "secret_access_key",
+    "zone",
+    "run_user",
+    "endpoint",
+    "iaas_endpoint",
+];
+pub const DEFAULT_HPC_ENDPOINT: &str = "https://hpc-api.qingcloud.com";
+const CONTENT_TYPE: &str = "application/json";
+
+pub fn validate(plan: &Plan) -> Result<(), Error> {
+    if let Some(z) = &plan.zone {
+        check_zone(z)?;
+    }
+    match plan.operation {
+        Operation::JobStop => hpc::validate_job_stop(plan),
+        Operation::ClusterDelete => hpc::validate_cluster_delete(plan),
+        _ => Ok(()),
+    }
+}
+
+pub async fn run(ctx: &Ctx) -> Result<(), Error> {
+    let qc = Qingcloud::resolve(ctx)?;
+    match ctx.plan.operation {
+        Operation::JobStop => hpc::job_stop(ctx, &qc).await,
+        Operation::ClusterDelete => hpc::cluster_delete(ctx, &qc).await,
+        _ => Err(Error::internal("operation not offered by qingcloud")),
+    }
+}
+
+/// `^[a-z][a-z0-9-]{1,31}$`
+pub fn zone_ok(z: &str) -> bool {
+    let b = z.as_bytes();
+    (2..=32).contains(&b.len())
+        && b[0].is_ascii_lowercase()
+        && b[1..]
+            .iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+}
+
+fn check_zone(z: &str) -> Result<(), Error> {
+    if zone_ok(z) {
+        Ok(())
+    } else {
+        Err(Error::usage(format!(
+            "malformed QingCloud zone {}: expected a zone such as jn1a or pek3a",
+            quote(z)
+        )))
+    }
+}
+
+struct Credentials {
+    access_key_id: String,
+    secret_access_key: Secret,
+}
+
+/// `~/.qingcloud/config.yaml` (qingcloud-cli): the keys cloudstop reads.
+#[derive(Default)]
+struct CliFile {
+    path: Option<PathBuf>,
+    access_key_id: Option<String>,
+    secret_access_key: Option<Secret>,
+    zone: Option<String>,
+}
+
+impl CliFile {
+    fn load(ctx: &Ctx) -> Result<CliFile, Error> {
+        let Some(path) = ctx
+            .env
+            .home()
+            .map(|h| h.join(".qingcloud").join("config.yaml"))
+        else {
+            return Ok(CliFile::default());
+        };
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(CliFile {
+                    path: Some(path),
+                    ..Default::default()
+                })
+            }
+            Err(e) => {
+                return Err(Error::config(format!(
+                    "cannot read {}: {e}",
+                    path.display()
+                )))
+            }
+        };
+        let doc: serde_yaml_ng::Value = serde_yaml_ng::from_str(&text).map_err(|e| {
+            // The YAML error may quote the line it failed on, which can hold the key.
+            let at = e
+                .location()
+                .map(|l| format!(" at line {}", l.line()))
+                .unwrap_or_default();
+            Error::config(format!("invalid YAML in {}{at}", path.display()))
+        })?;
+        let get = |k: &str| {
+            doc.get(k)
+                .and_then(|v| match v {
+                    serde_yaml_ng::Value::String(s) => Some(s.trim().to_string()),
+                    serde_yaml_ng::Value::Number(n) => Some(n.to_string()),
+                    _ => None,
+                })
+                .filter(|s| !s.is_empty())
+        };
+        Ok(CliFile {
+            access_key_id: get("qy_access_key_id"),
+            secret_access_key: get("qy_secret_access_key").map(Secret::new),
+            zone: get("zone"),
+            path: Some(path),
+        })
+    }
+
+    fn label(&self) -> String {
+        self.path
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|| "~/.qingcloud/config.yaml".into())
+    }
+}
+
+/// Settings resolved for one run.
+pub struct Qingcloud {
+    creds: Credentials,
+    used: CredentialsUsed,
+    pub zone: String,
+    /// The cluster's run user (`cluster delete` only).
+    pub run_user: Option<String>,
+    /// Base URL, no trailing `/`; may carry a path prefix.
+    base: String,
+}
+
+fn check_key(value: &str, what: &str) -> Result<(), Error> {
+    if value.trim() != value {
+        return Err(Error::config(format!(
+            "{what} has leading or trailing whitespace"
+        )));
+    }
     Ok(())
 }
 
-pub async fn run(_ctx: &Ctx) -> Result<(), Error> {
-    Err(Error::internal("qingcloud is not offered yet"))
+fn env_pair(ctx: &Ctx, id: &str, key: &str) -> Result<Option<Found<Credentials>>, Error> {
+    match (ctx.env.get(id), ctx.env.get(key)) {
+        (Some(i), Some(k)) => {
+            check_key(i, id)?;
+            check_key(k, key)?;
+            Ok(Some(Found {
+                value: Credentials {
+                    access_key_id: i.to_string(),
+                    secret_access_key: Secret::new(k),
+                },
+                source: format!("environment ({id}, {key})"),
+            }))
+        }
+        (Some(_), None) => Err(Error::config(format!("{id} is set but {key} is not"))),
+        (None, Some(_)) => Err(Error::config(format!("{key} is set but {id} is not"))),
+        (None, None) => Ok(None),
+    }
+}
+
+impl Qingcloud {
+    fn resolve(ctx: &Ctx) -> Result<Qingcloud, Error> {
+        let plan = &ctx.plan;
+        let env = &ctx.env;
+        let cfg = ctx.config()?;
+        let section = SectionReader::new(cfg, &plan.profile, "qingcloud", PROFILE_KEYS)?;
+        // Read only when needed: a broken file must not fail a run that does not use it.
+        let cli_file = std::cell::OnceCell::new();
+        let cli = || {
+            cli_file
+                .get_or_init(|| CliFile::load(ctx))
+                .as_ref()
+                .map_err(Clone::clone)
+        };
+        let cli_label = ctx
+            .env
+            .home()
+            .map(|h| {
+                h.join(".qingcloud")
+                    .join("config.yaml")
+                    .display()
+                    .to_string()
+            })
+            .unwrap_or_else(|| "~/.qingcloud/config.yaml".into());
+
+        // Zone: --zone / CLOUDSTOP_ZONE, QINGCLOUD_ZONE, the profile, qingcloud-cli.
+        let zone = {
+            let from_env = env.get("QINGCLOUD_ZONE");
+            let from_profile = section.get("zone");
+            let (first, second) = if plan.explicit_profile {
+                (from_profile, from_env)
+            } else {
+                (from_env, from_profile)
+            };
+            match plan.zone.as_deref().or(first).or(second) {
+                Some(z) => Some(z.to_string()),
+                None => cli()?.zone.clone(),
+            }
+        };
+        let Some(zone) = zone else {
+            return Err(Error::usage(format!(
+                "no zone: pass --zone (e.g. jn1a), or set CLOUDSTOP_ZONE or QINGCLOUD_ZONE, \
+or zone in {}, or zone in {}",
+                section.label(),
+                cli_label
+            )));
+        };
+        check_zone(&zone)?;
+        ctx.report.set_location("zone", &zone);
+
+        let run_user = if plan.operation == Operation::ClusterDelete {
+            let user = plan
+                .run_user
+                .clone()
+                .or_else(|| section.get("run_user").map(str::to_string));
+            let Some(user) = user else {
+                return Err(Error::usage(format!(
+                    "cluster delete needs the cluster's run user: pass --run-user usr-…, \
+or set CLOUDSTOP_RUN_USER, or run_user in {}",
+                    section.label()
+                )));
+            };
+            hpc::check_run_user(&user)?;
+            Some(user)
+        } else {
+            None
+        };
+
+        let endpoint = plan
+            .endpoint
+            .clone()
+            .or_else(|| env.get("CLOUDSTOP_QINGCLOUD_ENDPOINT").map(str::to_string))
+            .or_else(|| section.get("endpoint").map(str::to_string))
+            .unwrap_or_else(|| DEFAULT_HPC_ENDPOINT.to_string());
+        let base = base_url(&endpoint)?;
+
+        let found = in_order(
+            plan.explicit_profile,
+            || match env_pair(
+                ctx,
+                "QINGCLOUD_ACCESS_KEY_ID",
+                "QINGCLOUD_SECRET_ACCESS_KEY",
+            )? {
+                Some(f) => Ok(Some(f)),
+                None => env_pair(ctx, "QINGCLOUD_ACCESS_KEY", "QINGCLOUD_SECRET_KEY"),
+            },
+            || match (
+                section.get("access_key_id"),
+                section.get("secret_access_key"),
+            ) {
+                (Some(id), Some(key)) => {
+                    check_key(id, "access_key_id")?;
+                    check_key(key, "secret_access_key")?;
+                    Ok(Some(Found {
+                        value: Credentials {
+                            access_key_id: id.to_string(),
+                            secret_access_key: Secret::new(key),
+                        },
+                        source: format!("profile {}", section.label()),
+                    }))
+                }
+                (None, None) => Ok(None),
+                _ => Err(Error::config(format!(
+                    "{} needs both access_key_id and secret_access_key",
+                    section.label()
+                ))),
+            },
+            || {
+                let f = cli()?;
+                match (&f.access_key_id, &f.secret_access_key) {
+                    (Some(id), Some(key)) => Ok(Some(Found {
+                        value: Credentials {
+                            access_key_id: id.clone(),
+                            secret_access_key: key.clone(),
+                        },
+                        source: f.label(),
+                    })),
+                    _ => Ok(None),
+                }
+            },
+        )?;
+
+        let (creds, used) = match found {
+            Some(f) => {
+                tracing::info!("qingcloud credentials from {}", f.source);
+                (f.value, CredentialsUsed::Configured)
+            }
+            None if plan.dry_run => {
+                tracing::info!("no qingcloud credentials: --dry-run signs with a placeholder key");
+                (
+                    Credentials {
+                        access_key_id: "QYPLACEHOLDERACCESSKEY".into(),
+                        secret_access_key: Secret::new("placeholder-secret-access-key"),
+                    },
+                    CredentialsUsed::Placeholder,
+                )
+            }
+            None => {
+                return Err(Error::config(format!(
+                    "no QingCloud credentials: set QINGCLOUD_ACCESS_KEY_ID and QINGCLOUD_SECRET_ACCESS_KEY \
+(or QINGCLOUD_ACCESS_KEY and QINGCLOUD_SECRET_KEY), or access_key_id and secret_access_key in {}, \
+or qy_access_key_id and qy_secret_access_key in {}",
+                    section.label(),
+                    cli_label
+                )))
+            }
+        };
+        Ok(Qingcloud {
+            creds,
+            used,
+            zone,
+            run_user,
+            base,
+        })
+    }
+
+    /// Builds and signs one HPC request at the clock's time. `path` is the API path
+    /// (`/api/job/stopJobs`); `params` are the action's query parameters (GET); `body`
+    /// the JSON body (POST) or `""`.
+    pub fn request(
+        &self,
+        ctx: &Ctx,
+        method: reqwest::Method,
+        path: &str,
+        params: &[(&str, &str)],
+        body: String,
+    ) -> Result<HttpRequest, Error> {
+        let url = reqwest::Url::parse(&format!("{}{path}", self.base))
+            .map_err(|e| Error::usage(format!("malformed endpoint URL: {e}")))?;
+        // The canonical URI is the path the server sees: the endpoint's prefix included.
+        let full_path = percent_decode(url.path());
+        let timestamp = ctx.clock.now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
+        let mut all: Vec<(String, String)> = params
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        all.extend([
+            ("access_key_id".into(), self.creds.access_key_id.clone()),
+            ("signature_method".into(), "HmacSHA256".into()),
+            ("signature_version".into(), "1".into()),
+            ("timestamp".into(), timestamp),
+            ("version".into(), "1".into()),
+        ]);
+        let signed = signer::sign_hpc(&signer::HpcSignInput {
+            secret_access_key: self.creds.secret_access_key.expose(),
+            method: method.as_str(),
+            path: &full_path,
+            params: &all,
+            body: &body,
+        });
+        let origin = url.origin().ascii_serialization();
+        let full_url = format!(
+            "{origin}{}?{}",
+            signer::quote(&full_path),
+            signer::wire_query(&signed)
+        );
+        let host = match url.port() {
+            Some(p) => format!("{}:{p}", url.host_str().unwrap_or_default()),
+            None => url.host_str().unwrap_or_default().to_string(),
+        };
+        let mut headers = vec![("Host".to_string(), host)];
+        if !body.is_empty() {
+            headers.push(("Content-Type".to_string(), CONTENT_TYPE.to_string()));
+        }
+        Ok(HttpRequest {
+            method,
+            url: full_url,
+            headers,
+            body,
+            sensitive: vec![Sensitive::QueryParam("signature")],
+        })
+    }
+
+    pub fn credentials_used(&self) -> CredentialsUsed {
+        self.used
+    }
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() {
+            if let Ok(h) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
+                out.push(h);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// A base URL from `--endpoint` & co: `https://` assumed for a bare host; a
+/// trailing `/` dropped; a path prefix kept.
+fn base_url(endpoint: &str) -> Result<String, Error> {
+    let e = endpoint.trim();
+    let with_scheme = if e.contains("://") {
+        e.to_string()
+    } else {
+        format!("https://{e}")
+    };
+    let url = reqwest::Url::parse(&with_scheme).map_err(|err| {
+        Error::usage(format!(
+            "malformed endpoint {}: {err}; expected a URL such as {DEFAULT_HPC_ENDPOINT}",
+            quote(endpoint)
+        ))
+    })?;
+    if !matches!(url.scheme(), "http" | "https")
+        || url.host_str().is_none()
+        || url.query().is_some()
+        || url.fragment().is_some()
+    {
+        return Err(Error::usage(format!(
+            "malformed endpoint {}: expected an http(s) URL with a host and no query",
+            quote(endpoint)
+        )));
+    }
+    Ok(with_scheme.trim_end_matches('/').to_string())
+}
+
+/// `ret_code` → kind and retryability (PROVIDERS.md §2 "Errors").
+pub fn classify(ret_code: i64) -> (ErrorKind, bool) {
+    use ErrorKind::*;
+    match ret_code {
+        1100 => (Usage, false),
+        1101 => (Internal, false),
+        1200 | 1300 => (Auth, false),
+        1400 => (Provider, false),
+        2100 => (NotFound, false),
+        2400 => (Provider, false),
+        2500 => (Throttled, true),
+        5000 | 5100 | 5300 => (Provider, true),
+        _ => (Provider, false),
+    }
+}
+
+/// Whether a call refused with `ret_code` may have been carried out: only internal
+/// errors and a busy server (5000, 5100); 2500, 1200, 1300 and 5300 mean nothing was done.
+fn maybe_applied(ret_code: i64) -> bool {
+    matches!(ret_code, 5000 | 5100)
+}
+
+/// The error for a refusal with `ret_code`.
+pub fn ret_code_error(ret_code: i64, message: &str) -> Error {
+    let (kind, retryable) = classify(ret_code);
+    let message = if message.is_empty() {
+        format!("QingCloud refused the call (ret_code {ret_code})")
+    } else {
+        message.to_string()
+    };
+    Error::new(kind, message)
+        .with_code(format!("ret_code {ret_code}"))
+        .retryable(retryable)
+        .maybe_applied(maybe_applied(ret_code))
+}
+
+/// Reads an HPC answer: errors come inside HTTP 200 (`ret_code` ≠ 0, `message`); any
+/// other status is the generic HTTP error, a non-JSON body an unreadable answer.
+pub fn parse(raw: &RawResponse) -> Result<serde_json::Value, Error> {
+    if raw.status != 200 {
+        return Err(raw.http_error());
+    }
+    let v: serde_json::Value = raw.json()?;
+    let ret_code = match &v["ret_code"] {
+        serde_json::Value::Number(n) => n.as_i64(),
+        serde_json::Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    };
+    match ret_code {
+        Some(0) => Ok(v),
+        Some(code) => Err(ret_code_error(code, v["message"].as_str().unwrap_or(""))),
+        None => Err(Error::new(
+            ErrorKind::Provider,
+            format!("unexpected answer (no ret_code): {:?}", raw.snippet()),
+        )
+        .retryable(true)
+        .maybe_applied(true)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ret_codes_map() {
+        use ErrorKind::*;
+        for (code, kind, retry, applied) in [
+            (1100, Usage, false, false),
+            (1101, Internal, false, false),
+            (1200, Auth, false, false),
+            (1300, Auth, false, false),
+            (1400, Provider, false, false),
+            (2100, NotFound, false, false),
+            (2400, Provider, false, false),
+            (2500, Throttled, true, false),
+            (5000, Provider, true, true),
+            (5100, Provider, true, true),
+            (5300, Provider, true, false),
+            (5200, Provider, false, false),
+            (5400, Provider, false, false),
+            (4242, Provider, false, false),
+        ] {
+            let e = ret_code_error(code, "m");
+            assert_eq!(
+                (e.kind, e.retryable, e.maybe_applied),
+                (kind, retry, applied),
+                "{code}"
+            );
+            assert_eq!(e.code.as_deref(), Some(format!("ret_code {code}").as_str()));
+        }
+    }
+
+    #[test]
+    fn parses_answers() {
+        let raw = |status: u16, body: &str| RawResponse {
+            status,
+            headers: Default::default(),
+            body: body.as_bytes().to_vec(),
+        };
+        let ok = parse(&raw(200, r#"{"ret_code":0,"job_uuid":"j-942yi1ah8hd"}"#)).unwrap();
+        assert_eq!(ok["job_uuid"], "j-942yi1ah8hd");
+        let e = parse(&raw(
+            200,
+            r#"{"ret_code":1200,"message":"AuthFailure, signature not matched"}"#,
+        ))
+        .unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Auth);
+        assert_eq!(e.message, "AuthFailure, signature not matched");
+        let e = parse(&raw(502, "<html>")).unwrap_err();
+        assert!(e.retryable);
+        let e = parse(&raw(200, "not json")).unwrap_err();
+        assert!(e.message.contains("HTTP 200"));
+    }
+
+    #[test]
+    fn zones() {
+        for z in ["jn1a", "jinan1", "pek3a", "ap2a", "sh1-x"] {
+            assert!(zone_ok(z), "{z}");
+        }
+        for z in ["", "j", "1abc", "Jn1a", "jn 1a", "jn_1a", &"a".repeat(33)] {
+            assert!(!zone_ok(z), "{z}");
+        }
+    }
+
+    #[test]
+    fn endpoints() {
+        assert_eq!(
+            base_url("hpc-api.qingcloud.com").unwrap(),
+            "https://hpc-api.qingcloud.com"
+        );
+        assert_eq!(
+            base_url("http://127.0.0.1:9/prefix/").unwrap(),
+            "http://127.0.0.1:9/prefix"
+        );
+        assert!(base_url("ftp://x").is_err());
+        assert!(base_url("http://h/?a=1").is_err());
+        assert_eq!(percent_decode("/a%20b/c"), "/a b/c");
+    }
 }
