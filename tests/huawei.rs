@@ -97,12 +97,20 @@ fn body_ids(r: &Request) -> Vec<String> {
 
 /// Recomputes SDK-HMAC-SHA256 from what arrived on the wire.
 fn expected_authorization(r: &Request, signed: &[&str]) -> String {
-    let mut canon = format!("{}\n{}/\n{}\n", r.method, r.url.path(), r.url.query().unwrap_or(""));
+    let mut canon = format!(
+        "{}\n{}/\n{}\n",
+        r.method,
+        r.url.path(),
+        r.url.query().unwrap_or("")
+    );
     for h in signed {
         canon.push_str(&format!("{h}:{}\n", header(r, h).unwrap().trim()));
     }
     let list = signed.join(";");
-    canon.push_str(&format!("\n{list}\n{}", hex::encode(Sha256::digest(&r.body))));
+    canon.push_str(&format!(
+        "\n{list}\n{}",
+        hex::encode(Sha256::digest(&r.body))
+    ));
     let sts = format!(
         "SDK-HMAC-SHA256\n{}\n{}",
         header(r, "x-sdk-date").unwrap(),
@@ -128,7 +136,10 @@ async fn happy_path_signs_and_reports_stopping() {
     let ids = [uuid(1), uuid(2)];
     let r = run(
         creds(),
-        with_project(&server.uri(), &["--server-id", &format!("{},{}", ids[0], ids[1])]),
+        with_project(
+            &server.uri(),
+            &["--server-id", &format!("{},{}", ids[0], ids[1])],
+        ),
     )
     .await;
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
@@ -234,9 +245,11 @@ async fn project_id_is_looked_up_once_from_iam() {
     Mock::given(method("GET"))
         .and(path("/v3/projects"))
         .and(query_param("name", "cn-north-4"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(
-            json!({"projects": [{"id": PID, "name": "cn-north-4"}], "links": {}}),
-        ))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(
+                json!({"projects": [{"id": PID, "name": "cn-north-4"}], "links": {}}),
+            ),
+        )
         .expect(1)
         .mount(&server)
         .await;
@@ -260,7 +273,10 @@ async fn project_id_is_looked_up_once_from_iam() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(r.json()["location"]["project_id"], PID);
     let reqs = server.received_requests().await.unwrap();
-    let iam = reqs.iter().find(|q| q.url.path() == "/v3/projects").unwrap();
+    let iam = reqs
+        .iter()
+        .find(|q| q.url.path() == "/v3/projects")
+        .unwrap();
     assert_eq!(iam.url.query(), Some("name=cn-north-4"));
     assert!(header(iam, "x-project-id").is_none());
     assert!(header(iam, "content-type").is_none());
@@ -371,7 +387,13 @@ async fn mixed_batch_stops_the_others() {
         .respond_with(server_state("ACTIVE", None))
         .mount(&server)
         .await;
-    let list = [missing.clone(), off.clone(), stopping.clone(), active.clone()].join(",");
+    let list = [
+        missing.clone(),
+        off.clone(),
+        stopping.clone(),
+        active.clone(),
+    ]
+    .join(",");
     let r = run(
         creds(),
         with_project(&server.uri(), &["--server-id", &list, "--rate", "1000"]),
@@ -388,7 +410,10 @@ async fn mixed_batch_stops_the_others() {
     assert_eq!(st, ["not_found", "already_stopped", "stopping", "stopping"]);
     assert_eq!(v["results"][3]["provider_job_id"], JOB);
     let reqs = server.received_requests().await.unwrap();
-    let posts: Vec<&Request> = reqs.iter().filter(|q| q.method.as_str() == "POST").collect();
+    let posts: Vec<&Request> = reqs
+        .iter()
+        .filter(|q| q.method.as_str() == "POST")
+        .collect();
     assert_eq!(body_ids(posts[1]), vec![active]);
     // ShowServer is a signed GET with Content-Type: application/json.
     let get = reqs.iter().find(|q| q.method.as_str() == "GET").unwrap();
@@ -440,7 +465,10 @@ async fn server_error_on_stop_queries_before_reposting() {
     .await;
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     let reqs = server.received_requests().await.unwrap();
-    let posts: Vec<&Request> = reqs.iter().filter(|q| q.method.as_str() == "POST").collect();
+    let posts: Vec<&Request> = reqs
+        .iter()
+        .filter(|q| q.method.as_str() == "POST")
+        .collect();
     assert_eq!(body_ids(posts[1]), vec![uuid(2)]);
 }
 
@@ -453,7 +481,11 @@ async fn malformed_id_sends_nothing() {
         .mount(&server)
         .await;
     let list = format!("{},not-a-uuid", uuid(1));
-    let r = run(creds(), with_project(&server.uri(), &["--server-id", &list])).await;
+    let r = run(
+        creds(),
+        with_project(&server.uri(), &["--server-id", &list]),
+    )
+    .await;
     assert_eq!(r.code, 2, "{}", r.stdout);
     assert!(r.stdout.contains("not-a-uuid"));
     assert!(server.received_requests().await.unwrap().is_empty());
@@ -463,7 +495,10 @@ async fn malformed_id_sends_nothing() {
 async fn malformed_project_id_is_usage() {
     let r = run(
         creds(),
-        args("http://127.0.0.1:9", &["--server-id", &uuid(1), "--project-id", "ABC"]),
+        args(
+            "http://127.0.0.1:9",
+            &["--server-id", &uuid(1), "--project-id", "ABC"],
+        ),
     )
     .await;
     assert_eq!(r.code, 2, "{}", r.stdout);
@@ -586,7 +621,10 @@ async fn wait_until_success() {
         .and(path(job_path))
         .respond_with(job(
             "SUCCESS",
-            json!([sub(&uuid(1), "SUCCESS", None), sub(&uuid(2), "SUCCESS", None)]),
+            json!([
+                sub(&uuid(1), "SUCCESS", None),
+                sub(&uuid(2), "SUCCESS", None)
+            ]),
         ))
         .expect(1)
         .mount(&server)
@@ -640,7 +678,15 @@ async fn wait_until_fail_per_server() {
         creds(),
         with_project(
             &server.uri(),
-            &["--server-id", &list, "--wait", "--poll-interval", "50ms", "--rate", "1000"],
+            &[
+                "--server-id",
+                &list,
+                "--wait",
+                "--poll-interval",
+                "50ms",
+                "--rate",
+                "1000",
+            ],
         ),
     )
     .await;
@@ -791,7 +837,11 @@ async fn credentials_file_and_missing_credentials() {
     let r = run(sb, args(&server.uri(), &["--server-id", &uuid(1)])).await;
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
 
-    let r = run(Sandbox::new(), args(&server.uri(), &["--server-id", &uuid(1)])).await;
+    let r = run(
+        Sandbox::new(),
+        args(&server.uri(), &["--server-id", &uuid(1)]),
+    )
+    .await;
     assert_eq!(r.code, 3, "{}", r.stdout);
     let msg = r.json()["error"]["message"].as_str().unwrap().to_string();
     assert!(msg.contains("HUAWEICLOUD_SDK_AK") && msg.contains(".huaweicloud/credentials"));

@@ -89,7 +89,8 @@ pub async fn server_stop(ctx: &Ctx, hw: &Huawei) -> Result<(), Error> {
             )?;
             ctx.report.show(&req, hw.credentials_used());
             for id in chunk {
-                ctx.report.set(ResultItem::new(id.clone(), Status::Accepted));
+                ctx.report
+                    .set(ResultItem::new(id.clone(), Status::Accepted));
             }
         }
         return Ok(());
@@ -126,7 +127,10 @@ async fn post(ctx: &Ctx, hw: &Huawei, ids: &[String]) -> Result<(String, Option<
                         } else {
                             Err(Error::new(
                                 ErrorKind::Provider,
-                                format!("BatchStopServers answered without job_id: {:?}", raw.snippet()),
+                                format!(
+                                    "BatchStopServers answered without job_id: {:?}",
+                                    raw.snippet()
+                                ),
                             )
                             .retryable(true)
                             .maybe_applied(true))
@@ -141,7 +145,10 @@ async fn post(ctx: &Ctx, hw: &Huawei, ids: &[String]) -> Result<(String, Option<
 /// A call refused because of some of its servers: missing (404 `Ecs.0114`/`Ecs.0614`)
 /// or in a state that forbids stopping (400 `Ecs.0100`, e.g. already stopped).
 fn refused_by_members(e: &Error) -> bool {
-    matches!(e.code.as_deref(), Some("Ecs.0114" | "Ecs.0614" | "Ecs.0100"))
+    matches!(
+        e.code.as_deref(),
+        Some("Ecs.0114" | "Ecs.0614" | "Ecs.0100")
+    )
 }
 
 /// Stops one chunk and records one result per server.
@@ -330,9 +337,10 @@ async fn show_job(ctx: &Ctx, hw: &Huawei, job: &str) -> Result<Job, Error> {
 
 /// The error of a failed (sub) job.
 fn job_error(code: Option<&str>, reason: Option<&str>, what: &str) -> Error {
-    let message = reason
-        .filter(|r| !r.is_empty())
-        .map_or_else(|| format!("the {what} failed"), |r| format!("the {what} failed: {r}"));
+    let message = reason.filter(|r| !r.is_empty()).map_or_else(
+        || format!("the {what} failed"),
+        |r| format!("the {what} failed: {r}"),
+    );
     match code.filter(|c| !c.is_empty()) {
         Some(c) => {
             let (kind, _) = classify(c, 400);
@@ -354,7 +362,9 @@ async fn wait(ctx: &Ctx, hw: &Huawei) {
     let mut jobs: Vec<(String, Vec<String>)> = Vec::new();
     let mut pending = Vec::new();
     for id in &ctx.plan.ids {
-        let Some(r) = ctx.report.get(id) else { continue };
+        let Some(r) = ctx.report.get(id) else {
+            continue;
+        };
         if r.status != Status::Stopping {
             continue;
         }
@@ -442,7 +452,11 @@ async fn poll_job(ctx: &Ctx, hw: &Huawei, job: &str, ids: &[String]) -> bool {
             // A finished job whose sub job for this server is missing or unfinished:
             // the job's own outcome decides.
             _ if job_failed => {
-                let e = job_error(j.error_code.as_deref(), j.fail_reason.as_deref(), "stop job");
+                let e = job_error(
+                    j.error_code.as_deref(),
+                    j.fail_reason.as_deref(),
+                    "stop job",
+                );
                 settle_failed_server(ctx, hw, id, e).await;
             }
             _ => set_status(ctx, id, Status::Stopped),

@@ -60,8 +60,7 @@ pub async fn run(ctx: &Ctx) -> Result<(), Error> {
 
 fn project_id_ok(p: &str) -> bool {
     p.len() == 32
-        && p
-            .bytes()
+        && p.bytes()
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
@@ -164,7 +163,8 @@ impl Huawei {
         // Project id: --project-id / CLOUDSTOP_PROJECT_ID, HUAWEICLOUD_SDK_PROJECT_ID,
         // the profile, the SDK credential file; else looked up from IAM.
         let (from_env, from_profile) = (
-            env.get("HUAWEICLOUD_SDK_PROJECT_ID").filter(|v| !v.is_empty()),
+            env.get("HUAWEICLOUD_SDK_PROJECT_ID")
+                .filter(|v| !v.is_empty()),
             section.get("project_id"),
         );
         let candidates = if plan.explicit_profile {
@@ -418,7 +418,10 @@ or ak and sk in the [basic] section of {cred_file_name} (HUAWEICLOUD_SDK_CREDENT
             let u = reqwest::Url::parse(call.base)
                 .map_err(|e| Error::usage(format!("malformed endpoint URL: {e}")))?;
             let prefix = u.path().trim_end_matches('/').to_string();
-            (call.base.trim_end_matches('/').to_string(), format!("{prefix}{}", call.path))
+            (
+                call.base.trim_end_matches('/').to_string(),
+                format!("{prefix}{}", call.path),
+            )
         };
         let mut url = format!("{base_path}{}", call.path);
         if !query.is_empty() {
@@ -547,7 +550,7 @@ pub fn parse<T: serde::de::DeserializeOwned>(raw: &RawResponse) -> Result<Answer
 pub fn refusal(raw: &RawResponse) -> Error {
     let request_id = raw.header("x-request-id").map(str::to_string);
     let Some((code, message)) = error_fields(&raw.body) else {
-        return raw.http_error();
+        return raw.http_error().with_request_id(request_id);
     };
     let (kind, retryable) = match &code {
         Some(c) => classify(c, raw.status),
@@ -566,7 +569,8 @@ pub fn refusal(raw: &RawResponse) -> Error {
     let mut e = Error::new(kind, message)
         .retryable(retryable)
         .maybe_applied(maybe_applied)
-        .retry_after(raw.retry_after());
+        .retry_after(raw.retry_after())
+        .with_request_id(request_id);
     e.code = Some(code.unwrap_or_else(|| format!("HTTP {}", raw.status)));
     e
 }
@@ -663,16 +667,28 @@ mod tests {
             401,
             r#"{"error_msg":"verify aksk signature fail","error_code":"APIGW.0301","request_id":"x"}"#,
         ));
-        assert_eq!((e.kind, e.code.as_deref()), (ErrorKind::Auth, Some("APIGW.0301")));
+        assert_eq!(
+            (e.kind, e.code.as_deref()),
+            (ErrorKind::Auth, Some("APIGW.0301"))
+        );
         assert!(e.message.contains("req-1") && !e.retryable);
         let e = refusal(&raw(
             404,
             r#"{"error":{"code":"Ecs.0114","message":"Instance[abc] could not be found."}}"#,
         ));
-        assert_eq!((e.kind, e.code.as_deref()), (ErrorKind::NotFound, Some("Ecs.0114")));
-        let e = refusal(&raw(500, r#"{"error":{"code":"Common.0001","message":"x"}}"#));
+        assert_eq!(
+            (e.kind, e.code.as_deref()),
+            (ErrorKind::NotFound, Some("Ecs.0114"))
+        );
+        let e = refusal(&raw(
+            500,
+            r#"{"error":{"code":"Common.0001","message":"x"}}"#,
+        ));
         assert!(e.retryable && e.maybe_applied);
-        let e = refusal(&raw(429, r#"{"error_code":"APIGW.0308","error_msg":"limit"}"#));
+        let e = refusal(&raw(
+            429,
+            r#"{"error_code":"APIGW.0308","error_msg":"limit"}"#,
+        ));
         assert!(e.retryable && !e.maybe_applied);
         let e = refusal(&raw(403, r#"{"error":{"code":403,"message":"forbidden"}}"#));
         assert_eq!(e.kind, ErrorKind::Permission);
@@ -686,11 +702,22 @@ mod tests {
         for r in ["cn-north-4", "ap-southeast-1", "la-south-2", "cn-east-3"] {
             assert!(region_ok(r), "{r}");
         }
-        for r in ["", "cn-north", "cn-north-x", "CN-north-4", "cnn-north-4", "cn--4"] {
+        for r in [
+            "",
+            "cn-north",
+            "cn-north-x",
+            "CN-north-4",
+            "cnn-north-4",
+            "cn--4",
+        ] {
             assert!(!region_ok(r), "{r}");
         }
         assert!(project_id_ok("0a1b2c3d4e5f60718293a4b5c6d7e8f9"));
-        for p in ["0A1B2C3D4E5F60718293A4B5C6D7E8F9", "0a1b", "0a1b2c3d4e5f60718293a4b5c6d7e8fg"] {
+        for p in [
+            "0A1B2C3D4E5F60718293A4B5C6D7E8F9",
+            "0a1b",
+            "0a1b2c3d4e5f60718293a4b5c6d7e8fg",
+        ] {
             assert!(!project_id_ok(p), "{p}");
         }
     }

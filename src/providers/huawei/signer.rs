@@ -97,10 +97,8 @@ pub fn canonical_uri(path: &str) -> String {
 /// The canonical query string: pairs encoded, sorted by name then value, joined by `&`.
 /// It is sent as is, so what is signed is what goes out.
 pub fn canonical_query(pairs: &[(&str, &str)]) -> String {
-    let mut enc: Vec<(String, String)> = pairs
-        .iter()
-        .map(|(k, v)| (encode(k), encode(v)))
-        .collect();
+    let mut enc: Vec<(String, String)> =
+        pairs.iter().map(|(k, v)| (encode(k), encode(v))).collect();
     enc.sort();
     enc.iter()
         .map(|(k, v)| format!("{k}={v}"))
@@ -267,6 +265,9 @@ mod tests {
         assert_eq!(canonical_uri("/v1/x%20y/z"), "/v1/x%20y/z/");
         assert_eq!(canonical_uri("/"), "/");
         assert_eq!(decode("%zz%4"), "%zz%4");
-        assert_eq!(canonical_query(&[("b", "2"), ("a", "z"), ("a", "y")]), "a=y&a=z&b=2");
+        assert_eq!(
+            canonical_query(&[("b", "2"), ("a", "z"), ("a", "y")]),
+            "a=y&a=z&b=2"
+        );
     }
 }
