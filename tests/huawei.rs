@@ -858,3 +858,43 @@ async fn credentials_file_and_missing_credentials() {
     let msg = r.json()["error"]["message"].as_str().unwrap().to_string();
     assert!(msg.contains("--region") && msg.contains("CLOUDSTOP_REGION"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn profile_gives_credentials_region_and_project() {
+    let server = MockServer::start().await;
+    mount_stop(&server).await;
+    let sb = Sandbox::new();
+    let p = sb.write(
+        ".config/cloudstop/config.toml",
+        &format!(
+            "[profiles.ops.huawei]\nak = \"{AK}\"\nsk = \"{SK}\"\nregion = \"cn-north-4\"\nproject_id = \"{PID}\"\nendpoint = \"{}\"\n",
+            server.uri()
+        ),
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    let r = run(
+        sb,
+        [
+            "server",
+            "stop",
+            "-p",
+            "huawei",
+            "--profile",
+            "ops",
+            "--server-id",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .chain([uuid(1)])
+        .collect(),
+    )
+    .await;
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let v = r.json();
+    assert_eq!(v["location"]["project_id"], PID);
+    assert_eq!(v["results"][0]["status"], "stopping");
+}

@@ -278,8 +278,10 @@ async fn reconcile(ctx: &Ctx, hw: &Huawei, ids: Vec<String>, cause: &Error) -> V
             }
             Some(Ok(ServerState::Other)) => rest.push(id),
             Some(Err(e)) => {
+                // Its state is unknown: report why, not the call's refusal.
                 tracing::warn!("ShowServer {id}: {}", e.message);
-                ctx.report.set(ResultItem::failed(id, cause));
+                ctx.report
+                    .set(ResultItem::new(id, Status::Failed).with_error(&e));
             }
             None => ctx.report.set(ResultItem::failed(id, cause)),
         }
