@@ -898,3 +898,39 @@ async fn profile_gives_credentials_region_and_project() {
     assert_eq!(v["location"]["project_id"], PID);
     assert_eq!(v["results"][0]["status"], "stopping");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn state_refusal_then_wait_follows_servers_without_a_job() {
+    let server = MockServer::start().await;
+    // The whole call is refused for the state of one server (Ecs.0100).
+    Mock::given(method("POST"))
+        .and(path(action_path()))
+        .respond_with(ecs_error(400, "Ecs.0100"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let show = || path(format!("/v1/{PID}/cloudservers/{}", uuid(1)));
+    Mock::given(method("GET"))
+        .and(show())
+        .respond_with(server_state("ACTIVE", Some("powering-off")))
+        .up_to_n_times(1)
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(show())
+        .respond_with(server_state("SHUTOFF", None))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let r = run(
+        creds(),
+        with_project(
+            &server.uri(),
+            &["--server-id", &uuid(1), "--wait", "--poll-interval", "50ms"],
+        ),
+    )
+    .await;
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(r.json()["results"][0]["status"], "stopped");
+}
