@@ -117,19 +117,37 @@ fn run_operation(cmd: Command) -> u8 {
     };
     let mut requests = ctx.report.shown();
     requests.extend(ctx.transport.recorded());
+    let results = ctx.report.results(unfinished.as_ref());
+    let top = top
+        .as_ref()
+        .map(ErrorInfo::from)
+        .or_else(|| unreachable_provider(&results));
     let envelope = Envelope::build(
         provider.as_str(),
         operation.as_str(),
         ctx.report.location(),
         ctx.plan.dry_run,
-        ctx.report.results(unfinished.as_ref()),
+        results,
         requests,
-        top.as_ref().map(ErrorInfo::from),
+        top,
         ctx.plan.ignore_missing,
         start.elapsed().as_millis() as u64,
     );
     print(&envelope, output);
     code_override.unwrap_or_else(|| envelope.exit_code())
+}
+
+/// When no call got through at all (every result failed on the network), the command
+/// failed as a whole: the top-level error says so too (SPEC "network before any result").
+fn unreachable_provider(results: &[crate::envelope::ResultItem]) -> Option<ErrorInfo> {
+    let first = results.first()?.error.clone()?;
+    let all_network = results.iter().all(|r| {
+        r.status == crate::envelope::Status::Failed
+            && r.error
+                .as_ref()
+                .is_some_and(|e| e.kind == ErrorKind::Network)
+    });
+    all_network.then_some(first)
 }
 
 /// SIGINT (Ctrl-C) or, on Unix, SIGTERM (CI runners cancelling a job).

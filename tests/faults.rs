@@ -501,7 +501,10 @@ async fn connection_faults() {
         let t2 = t_clone(&t);
         let r = blocking(move || run(&t2, &url, &["--retries", "1"])).await;
         assert_eq!(r.code, 5, "{} refused: {}", t.name, r.stdout);
-        check_error(&t, "refused", &r.json(), "network", true);
+        let v = r.json();
+        check_error(&t, "refused", &v, "network", true);
+        // Nothing got through: the command failed as a whole.
+        assert_eq!(v["error"]["kind"], "network", "{}", t.name);
 
         for fault in [RawFault::ResetMidAnswer, RawFault::TruncatedBody] {
             let (url, count) = raw_fault_server(fault).await;
