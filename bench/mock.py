@@ -1,0 +1,80 @@
+#!/usr/bin/env python3
+"""Loopback mock of the APIs cloudstop calls, for bench/run. Answers like the real
+APIs' success shapes; it does not verify signatures (that is the tests' job).
+
+  POST /            Tencent API 3.0 (X-TC-Action header)
+  POST /v1/<p>/cloudservers/action   Huawei BatchStopServers
+  GET  /v3/projects Huawei IAM project lookup
+  GET  /__stats     request log: [[t, action, throttled], ...]
+  POST /__config    {"throttle_per_second": N or null}; also resets the log
+"""
+import json, sys, threading, time, uuid
+from collections import deque
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+LOCK = threading.Lock()
+LOG = []
+WINDOW = deque()
+CONFIG = {"throttle_per_second": None}
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def reply(self, code, obj):
+        body = json.dumps(obj).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def body(self):
+        n = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(n) if n else b""
+
+    def do_GET(self):
+        if self.path.startswith("/__stats"):
+            with LOCK:
+                return self.reply(200, {"log": LOG})
+        if self.path.startswith("/v3/projects"):
+            return self.reply(200, {"projects": [{"id": "0a1b2c3d4e5f60718293a4b5c6d7e8f9", "name": "cn-north-4"}]})
+        self.reply(404, {"error_code": "APIGW.0101", "error_msg": "not found"})
+
+    def do_POST(self):
+        raw = self.body()
+        if self.path.startswith("/__config"):
+            with LOCK:
+                CONFIG.update(json.loads(raw or b"{}"))
+                LOG.clear()
+                WINDOW.clear()
+            return self.reply(200, CONFIG)
+        if self.path.endswith("/cloudservers/action"):
+            with LOCK:
+                LOG.append([time.time(), "BatchStopServers", False])
+            return self.reply(200, {"job_id": uuid.uuid4().hex})
+        action = self.headers.get("X-TC-Action", "")
+        now = time.time()
+        throttled = False
+        with LOCK:
+            limit = CONFIG.get("throttle_per_second")
+            while WINDOW and WINDOW[0] <= now - 1.0:
+                WINDOW.popleft()
+            if limit is not None and len(WINDOW) >= limit:
+                throttled = True
+            else:
+                WINDOW.append(now)
+            LOG.append([now, action, throttled])
+        rid = str(uuid.uuid4())
+        if throttled:
+            return self.reply(200, {"Response": {"Error": {"Code": "RequestLimitExceeded", "Message": "throttled"}, "RequestId": rid}})
+        self.reply(200, {"Response": {"RequestId": rid}})
+
+
+if __name__ == "__main__":
+    server = ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1]) if len(sys.argv) > 1 else 0), Handler)
+    print(server.server_address[1], flush=True)
+    server.serve_forever()
