@@ -1,7 +1,7 @@
 //! Nanoseconds per signature, one benchmark per provider signer (`cargo bench`).
 //! Inputs are the seed operations of `tests/vectors/*.json`.
 
-use cloudstop::providers::{qingcloud, tencent};
+use cloudstop::providers::{huawei, qingcloud, tencent};
 use divan::black_box;
 
 fn main() {
@@ -44,4 +44,23 @@ fn qingcloud_hpc_stop_jobs(bencher: divan::Bencher) {
             body: r#"{"cluster_id": "ehpc-8jqdq0mz", "job_ids": ["hpcjob-bp6rj09f", "hpcjob-k3x9w2qa"], "zone": "jn1a"}"#,
         }))
     });
+}
+
+#[divan::bench]
+fn huawei_sdk_hmac_batch_stop() -> huawei::signer::Signed {
+    huawei::signer::sign(black_box(&huawei::signer::SignInput {
+        access_key: "AKIDEXAMPLEVECTORS01",
+        secret_key: "vectors-secret-do-not-use-0001",
+        method: "POST",
+        path: "/v1/0a1b2c3d4e5f60718293a4b5c6d7e8f9/cloudservers/action",
+        query: "",
+        headers: &[
+            ("Content-Type", "application/json;charset=utf-8"),
+            ("Host", "ecs.cn-north-4.myhuaweicloud.com"),
+            ("X-Project-Id", "0a1b2c3d4e5f60718293a4b5c6d7e8f9"),
+            ("X-Sdk-Date", "20231114T221320Z"),
+        ],
+        body: r#"{"os-stop": {"servers": [{"id": "616fb98f-46ca-475e-917e-2563e5a8cd19"}, {"id": "726fb98f-46ca-475e-917e-2563e5a8cd20"}], "type": "SOFT"}}"#,
+        sdk_date: "20231114T221320Z",
+    }))
 }
