@@ -116,7 +116,7 @@ async fn describe_instances(
     match outcome {
         Ok(v) => Ok(instance_set(&v)),
         // A lone unknown id may be refused rather than left out.
-        Err(e) if e.kind == ErrorKind::NotFound && ids.len() == 1 => Ok(HashMap::new()),
+        Err(e) if e.code.as_deref() == Some(NOT_FOUND) && ids.len() == 1 => Ok(HashMap::new()),
         Err(e) => Err(e),
     }
 }
