@@ -1,0 +1,577 @@
+//! Huawei Cloud ECS `server stop`: BatchStopServers (`os-stop`, at most 1000 servers a
+//! call), ShowServer to settle refused or uncertain calls, and `--wait` by polling
+//! ShowJob — never by sending the stop again. PROVIDERS.md §3.
+
+use super::{classify, parse, refusal, Huawei};
+use crate::envelope::{ResultItem, Status};
+use crate::error::{Error, ErrorKind};
+use crate::plan::{check_ids, Plan};
+use crate::providers::Ctx;
+use crate::transport::{Api, RetrySafety};
+use reqwest::Method;
+use serde::Deserialize;
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+/// Servers per BatchStopServers call (more → `Ecs.0118`).
+pub const CHUNK: usize = 1000;
+
+/// After a timeout, a dropped connection or a 5xx the batch may have been accepted:
+/// the transport does not repeat it; `stop_chunk` asks ShowServer first.
+const BATCH_STOP: Api = Api {
+    name: "huawei.ecs.BatchStopServers",
+    default_rate: 5.0,
+    safety: RetrySafety::QueryFirst,
+};
+
+const SHOW_JOB: Api = Api {
+    name: "huawei.ecs.ShowJob",
+    default_rate: 10.0,
+    safety: RetrySafety::Repeatable,
+};
+
+const SHOW_SERVER: Api = Api {
+    name: "huawei.ecs.ShowServer",
+    default_rate: 10.0,
+    safety: RetrySafety::Repeatable,
+};
+
+/// Rounds of "ShowServer, then re-post the rest" after a call refused because of
+/// some of its servers.
+const MAX_REFUSED_ROUNDS: u32 = 2;
+
+pub fn is_uuid(id: &str) -> bool {
+    let b = id.as_bytes();
+    b.len() == 36
+        && b.iter().enumerate().all(|(i, c)| match i {
+            8 | 13 | 18 | 23 => *c == b'-',
+            _ => c.is_ascii_hexdigit(),
+        })
+}
+
+pub fn validate(plan: &Plan) -> Result<(), Error> {
+    check_ids(
+        &plan.ids,
+        "Huawei Cloud ECS server id",
+        "a UUID such as 616fb98f-46ca-475e-917e-2563e5a8cd19",
+        is_uuid,
+    )
+}
+
+/// The ids split into calls of at most [`CHUNK`], input order kept.
+pub fn chunks(ids: &[String]) -> Vec<Vec<String>> {
+    ids.chunks(CHUNK).map(<[String]>::to_vec).collect()
+}
+
+fn stop_body(ids: &[String], hard: bool) -> String {
+    let servers: Vec<serde_json::Value> = ids
+        .iter()
+        .map(|id| serde_json::json!({ "id": id }))
+        .collect();
+    serde_json::json!({
+        "os-stop": {
+            "type": if hard { "HARD" } else { "SOFT" },
+            "servers": servers,
+        }
+    })
+    .to_string()
+}
+
+pub async fn server_stop(ctx: &Ctx, hw: &Huawei) -> Result<(), Error> {
+    let batches = chunks(&ctx.plan.ids);
+    if ctx.plan.dry_run {
+        for chunk in &batches {
+            let req = hw.ecs(
+                ctx,
+                Method::POST,
+                "cloudservers/action",
+                stop_body(chunk, ctx.plan.hard),
+            )?;
+            ctx.report.show(&req, hw.credentials_used());
+            for id in chunk {
+                ctx.report
+                    .set(ResultItem::new(id.clone(), Status::Accepted));
+            }
+        }
+        return Ok(());
+    }
+    ctx.for_each(batches, |chunk| stop_chunk(ctx, hw, chunk))
+        .await;
+    if ctx.plan.wait {
+        wait(ctx, hw).await;
+    }
+    Ok(())
+}
+
+#[derive(Deserialize)]
+struct JobAccepted {
+    job_id: Option<String>,
+}
+
+/// One BatchStopServers call: the job id and the request id.
+async fn post(ctx: &Ctx, hw: &Huawei, ids: &[String]) -> Result<(String, Option<String>), Error> {
+    let body = stop_body(ids, ctx.plan.hard);
+    ctx.transport
+        .send(
+            &BATCH_STOP,
+            || hw.ecs(ctx, Method::POST, "cloudservers/action", body.clone()),
+            |raw| {
+                let a = parse::<JobAccepted>(raw)?;
+                match a.data.job_id {
+                    Some(job) if !job.is_empty() => Ok((job, a.request_id)),
+                    // A 2xx carrying an error (Common.0024 comes as 202) or nothing usable.
+                    _ => {
+                        let e = refusal(raw);
+                        if e.code.as_deref().is_some_and(|c| !c.starts_with("HTTP ")) {
+                            Err(e)
+                        } else {
+                            Err(Error::new(
+                                ErrorKind::Provider,
+                                format!(
+                                    "BatchStopServers answered without job_id: {:?}",
+                                    raw.snippet()
+                                ),
+                            )
+                            .retryable(true)
+                            .maybe_applied(true))
+                        }
+                    }
+                }
+            },
+        )
+        .await
+}
+
+/// A call refused because of some of its servers: missing (404 `Ecs.0114`/`Ecs.0614`)
+/// or in a state that forbids stopping (400 `Ecs.0100`, e.g. already stopped).
+fn refused_by_members(e: &Error) -> bool {
+    matches!(
+        e.code.as_deref(),
+        Some("Ecs.0114" | "Ecs.0614" | "Ecs.0100")
+    )
+}
+
+/// Stops one chunk and records one result per server.
+async fn stop_chunk(ctx: &Ctx, hw: &Huawei, chunk: Vec<String>) {
+    let mut pending = chunk;
+    let mut refused_rounds = 0;
+    let mut unsure_rounds = 0;
+    loop {
+        if let Some(e) = ctx.aborted() {
+            fail_all(ctx, &pending, &e);
+            return;
+        }
+        let err = match post(ctx, hw, &pending).await {
+            Ok((job, request_id)) => {
+                for id in &pending {
+                    ctx.report.set(
+                        ResultItem::new(id.clone(), Status::Stopping)
+                            .with_request_id(request_id.clone())
+                            .with_job_id(Some(job.clone())),
+                    );
+                }
+                return;
+            }
+            Err(e) => e,
+        };
+        let settle = if refused_by_members(&err) {
+            refused_rounds += 1;
+            refused_rounds <= MAX_REFUSED_ROUNDS
+        } else if err.retryable && err.maybe_applied {
+            // It may have been applied: never re-post blindly.
+            unsure_rounds += 1;
+            unsure_rounds <= ctx.plan.transport.retries
+        } else {
+            false
+        };
+        if !settle {
+            ctx.note_failure(&(&err).into());
+            fail_all(ctx, &pending, &err);
+            return;
+        }
+        tracing::info!(
+            "BatchStopServers refused or unsure ({}): asking ShowServer for each of its {} servers",
+            err.message,
+            pending.len()
+        );
+        pending = reconcile(ctx, hw, pending, &err).await;
+        if pending.is_empty() {
+            return;
+        }
+    }
+}
+
+fn fail_all(ctx: &Ctx, ids: &[String], e: &Error) {
+    for id in ids {
+        ctx.report.set(ResultItem::failed(id.clone(), e));
+    }
+}
+
+/// What ShowServer says of one server.
+enum ServerState {
+    Missing(Error),
+    Shutoff,
+    PoweringOff,
+    /// Neither stopped nor stopping: still to be stopped.
+    Other,
+}
+
+#[derive(Deserialize)]
+struct ShowServerAnswer {
+    server: ServerBody,
+}
+
+#[derive(Deserialize)]
+struct ServerBody {
+    #[serde(default)]
+    status: String,
+    #[serde(rename = "OS-EXT-STS:task_state", default)]
+    task_state: Option<String>,
+}
+
+async fn show_server(ctx: &Ctx, hw: &Huawei, id: &str) -> Result<ServerState, Error> {
+    let path = format!("cloudservers/{id}");
+    let r = ctx
+        .transport
+        .send(
+            &SHOW_SERVER,
+            || hw.ecs(ctx, Method::GET, &path, String::new()),
+            |raw| parse::<ShowServerAnswer>(raw).map(|a| a.data.server),
+        )
+        .await;
+    match r {
+        Ok(s) if s.status == "SHUTOFF" => Ok(ServerState::Shutoff),
+        Ok(s) if s.task_state.as_deref() == Some("powering-off") => Ok(ServerState::PoweringOff),
+        Ok(_) => Ok(ServerState::Other),
+        Err(e) if e.kind == ErrorKind::NotFound => Ok(ServerState::Missing(e)),
+        Err(e) => Err(e),
+    }
+}
+
+/// Finds out which servers made a call fail, the only way the API allows:
+/// BatchStopServers names no culprit in a machine-readable form (the 404 `Ecs.0114`
+/// message is free text), so each server of the call is read with ShowServer
+/// (`GET /v1/{project_id}/cloudservers/{id}`): 404 → `not_found`, `SHUTOFF` →
+/// `already_stopped`, `ACTIVE` + `powering-off` → `stopping` (also the trace of a
+/// call that was applied although its answer was lost). Returns the servers still to
+/// be stopped, in order, for one more call.
+async fn reconcile(ctx: &Ctx, hw: &Huawei, ids: Vec<String>, cause: &Error) -> Vec<String> {
+    let states = Mutex::new(HashMap::new());
+    ctx.for_each(ids.clone(), |id| {
+        let states = &states;
+        async move {
+            let s = show_server(ctx, hw, &id).await;
+            states.lock().unwrap().insert(id, s);
+        }
+    })
+    .await;
+    let mut states = states.into_inner().unwrap();
+    let mut rest = Vec::new();
+    for id in ids {
+        match states.remove(&id) {
+            Some(Ok(ServerState::Missing(e))) => ctx.report.set(ResultItem::failed(id, &e)),
+            Some(Ok(ServerState::Shutoff)) => {
+                ctx.report.set(ResultItem::new(id, Status::AlreadyStopped))
+            }
+            Some(Ok(ServerState::PoweringOff)) => {
+                ctx.report.set(ResultItem::new(id, Status::Stopping))
+            }
+            Some(Ok(ServerState::Other)) => rest.push(id),
+            Some(Err(e)) => {
+                // Its state is unknown: report why, not the call's refusal.
+                tracing::warn!("ShowServer {id}: {}", e.message);
+                ctx.report
+                    .set(ResultItem::new(id, Status::Failed).with_error(&e));
+            }
+            None => ctx.report.set(ResultItem::failed(id, cause)),
+        }
+    }
+    rest
+}
+
+#[derive(Deserialize)]
+struct Job {
+    status: String,
+    #[serde(default)]
+    error_code: Option<String>,
+    #[serde(default)]
+    fail_reason: Option<String>,
+    #[serde(default)]
+    entities: Option<JobEntities>,
+}
+
+#[derive(Deserialize)]
+struct JobEntities {
+    #[serde(default)]
+    sub_jobs: Vec<SubJob>,
+}
+
+#[derive(Deserialize)]
+struct SubJob {
+    #[serde(default)]
+    status: String,
+    #[serde(default)]
+    error_code: Option<String>,
+    #[serde(default)]
+    fail_reason: Option<String>,
+    #[serde(default)]
+    entities: Option<SubJobEntities>,
+}
+
+#[derive(Deserialize)]
+struct SubJobEntities {
+    #[serde(default)]
+    server_id: Option<String>,
+    #[serde(default)]
+    errorcode_message: Option<String>,
+}
+
+async fn show_job(ctx: &Ctx, hw: &Huawei, job: &str) -> Result<Job, Error> {
+    let path = format!("jobs/{job}");
+    ctx.transport
+        .send(
+            &SHOW_JOB,
+            || hw.ecs(ctx, Method::GET, &path, String::new()),
+            |raw| parse::<Job>(raw).map(|a| a.data),
+        )
+        .await
+}
+
+/// The error of a failed (sub) job.
+fn job_error(code: Option<&str>, reason: Option<&str>, what: &str) -> Error {
+    let message = reason.filter(|r| !r.is_empty()).map_or_else(
+        || format!("the {what} failed"),
+        |r| format!("the {what} failed: {r}"),
+    );
+    match code.filter(|c| !c.is_empty()) {
+        Some(c) => {
+            let (kind, _) = classify(c, 400);
+            Error::new(kind, message).with_code(c)
+        }
+        None => Error::new(ErrorKind::Provider, message),
+    }
+}
+
+/// What to wait for: jobs (ShowJob) and servers stopping without a known job
+/// (found `powering-off` by ShowServer; polled with ShowServer).
+enum Pending {
+    Job(String, Vec<String>),
+    Server(String),
+}
+
+/// Polls until every job is SUCCESS or FAIL, or the deadline passes.
+async fn wait(ctx: &Ctx, hw: &Huawei) {
+    let mut jobs: Vec<(String, Vec<String>)> = Vec::new();
+    let mut pending = Vec::new();
+    for id in &ctx.plan.ids {
+        let Some(r) = ctx.report.get(id) else {
+            continue;
+        };
+        if r.status != Status::Stopping {
+            continue;
+        }
+        match r.provider_job_id {
+            Some(job) => match jobs.iter_mut().find(|(j, _)| *j == job) {
+                Some((_, ids)) => ids.push(id.clone()),
+                None => jobs.push((job, vec![id.clone()])),
+            },
+            None => pending.push(Pending::Server(id.clone())),
+        }
+    }
+    pending.extend(jobs.into_iter().map(|(j, ids)| Pending::Job(j, ids)));
+    let deadline = ctx.wait_deadline();
+    while !pending.is_empty() {
+        if !ctx.pause_before_poll(deadline).await {
+            let ids: Vec<String> = pending
+                .iter()
+                .flat_map(|p| match p {
+                    Pending::Job(_, ids) => ids.clone(),
+                    Pending::Server(id) => vec![id.clone()],
+                })
+                .collect();
+            ctx.wait_timed_out(&ids);
+            return;
+        }
+        let still = Mutex::new(Vec::new());
+        ctx.for_each(pending, |p| {
+            let still = &still;
+            async move {
+                let done = match &p {
+                    Pending::Job(job, ids) => poll_job(ctx, hw, job, ids).await,
+                    Pending::Server(id) => poll_server(ctx, hw, id).await,
+                };
+                if !done {
+                    still.lock().unwrap().push(p);
+                }
+            }
+        })
+        .await;
+        pending = still.into_inner().unwrap();
+    }
+}
+
+/// One ShowJob; true once the job's servers are settled.
+async fn poll_job(ctx: &Ctx, hw: &Huawei, job: &str, ids: &[String]) -> bool {
+    let j = match show_job(ctx, hw, job).await {
+        Ok(j) => j,
+        // Transient trouble after the retries: keep polling until the deadline.
+        Err(e) if e.retryable => {
+            tracing::warn!("ShowJob {job}: {}", e.message);
+            return false;
+        }
+        Err(e) => {
+            for id in ids {
+                set_failed(ctx, id, &e);
+            }
+            return true;
+        }
+    };
+    if j.status != "SUCCESS" && j.status != "FAIL" {
+        return false;
+    }
+    let subs: HashMap<&str, &SubJob> = j
+        .entities
+        .as_ref()
+        .map(|e| {
+            e.sub_jobs
+                .iter()
+                .filter_map(|s| Some((s.entities.as_ref()?.server_id.as_deref()?, s)))
+                .collect()
+        })
+        .unwrap_or_default();
+    let job_failed = j.status == "FAIL";
+    for id in ids {
+        match subs.get(id.as_str()) {
+            Some(s) if s.status == "SUCCESS" => set_status(ctx, id, Status::Stopped),
+            Some(s) if s.status == "FAIL" => {
+                let reason = s.fail_reason.as_deref().or(s
+                    .entities
+                    .as_ref()
+                    .and_then(|e| e.errorcode_message.as_deref()));
+                let e = job_error(s.error_code.as_deref(), reason, "stop of this server");
+                settle_failed_server(ctx, hw, id, e).await;
+            }
+            // A finished job whose sub job for this server is missing or unfinished:
+            // the job's own outcome decides.
+            _ if job_failed => {
+                let e = job_error(
+                    j.error_code.as_deref(),
+                    j.fail_reason.as_deref(),
+                    "stop job",
+                );
+                settle_failed_server(ctx, hw, id, e).await;
+            }
+            _ => set_status(ctx, id, Status::Stopped),
+        }
+    }
+    true
+}
+
+/// A failed stop: a missing server is `not_found`; one that is `SHUTOFF` anyway is
+/// `already_stopped` (stopping a stopped server may fail its sub job); else `failed`.
+async fn settle_failed_server(ctx: &Ctx, hw: &Huawei, id: &str, e: Error) {
+    if e.kind == ErrorKind::NotFound {
+        ctx.report.update(id, |r| {
+            r.status = Status::NotFound;
+            r.error = Some((&e).into());
+        });
+        return;
+    }
+    match show_server(ctx, hw, id).await {
+        Ok(ServerState::Shutoff) => set_status(ctx, id, Status::AlreadyStopped),
+        _ => set_failed(ctx, id, &e),
+    }
+}
+
+/// One ShowServer for a server stopping without a known job; true once settled.
+async fn poll_server(ctx: &Ctx, hw: &Huawei, id: &str) -> bool {
+    match show_server(ctx, hw, id).await {
+        Ok(ServerState::Shutoff) => {
+            set_status(ctx, id, Status::Stopped);
+            true
+        }
+        Ok(ServerState::Missing(e)) => {
+            ctx.report.update(id, |r| {
+                r.status = Status::NotFound;
+                r.error = Some((&e).into());
+            });
+            true
+        }
+        Ok(ServerState::PoweringOff) => false,
+        Ok(ServerState::Other) => {
+            let e = Error::new(
+                ErrorKind::Provider,
+                "the server is no longer powering off but did not reach SHUTOFF",
+            );
+            set_failed(ctx, id, &e);
+            true
+        }
+        Err(e) if e.retryable => false,
+        Err(e) => {
+            set_failed(ctx, id, &e);
+            true
+        }
+    }
+}
+
+fn set_status(ctx: &Ctx, id: &str, status: Status) {
+    ctx.report.update(id, |r| {
+        r.status = status;
+        r.error = None;
+    });
+}
+
+fn set_failed(ctx: &Ctx, id: &str, e: &Error) {
+    ctx.report.update(id, |r| {
+        r.status = Status::Failed;
+        r.error = Some(e.into());
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uuids() {
+        for ok in [
+            "616fb98f-46ca-475e-917e-2563e5a8cd19",
+            "616FB98F-46CA-475E-917E-2563E5A8CD19",
+        ] {
+            assert!(is_uuid(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "616fb98f-46ca-475e-917e-2563e5a8cd1",
+            "616fb98f-46ca-475e-917e-2563e5a8cd190",
+            "616fb98f46ca-475e-917e-2563e5a8cd19-",
+            "616fb98g-46ca-475e-917e-2563e5a8cd19",
+            " 616fb98f-46ca-475e-917e-2563e5a8cd1",
+            "616fb98f-46ca-475e-917e-2563e5a8cd1\u{e9}",
+            "i-12345678",
+        ] {
+            assert!(!is_uuid(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn chunks_of_at_most_1000_in_order() {
+        let ids: Vec<String> = (0..2500).map(|i| format!("{i}")).collect();
+        let c = chunks(&ids);
+        assert_eq!(
+            c.iter().map(Vec::len).collect::<Vec<_>>(),
+            vec![1000, 1000, 500]
+        );
+        assert_eq!(c.concat(), ids);
+        assert!(chunks(&[]).is_empty());
+    }
+
+    #[test]
+    fn body_is_compact_json() {
+        let ids = vec!["616fb98f-46ca-475e-917e-2563e5a8cd19".to_string()];
+        let v: serde_json::Value = serde_json::from_str(&stop_body(&ids, true)).unwrap();
+        assert_eq!(v["os-stop"]["type"], "HARD");
+        assert_eq!(v["os-stop"]["servers"][0]["id"], ids[0]);
+        assert!(!stop_body(&ids, false).contains(' '));
+    }
+}
