@@ -132,6 +132,45 @@ fn qingcloud_state() -> Vec<Mock> {
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({"action": "HpcOperationListOperationResponse", "job_set": [], "total_count": 0, "ret_code": 0})))]
 }
 
+fn iaas_action(r: &Request) -> Option<String> {
+    r.url
+        .query_pairs()
+        .find(|(k, _)| k == "action")
+        .map(|(_, v)| v.to_string())
+}
+
+fn iaas_ok() -> ResponseTemplate {
+    ResponseTemplate::new(200).set_body_json(
+        json!({"action": "StopInstancesResponse", "job_id": "j-ybnoeitr", "ret_code": 0}),
+    )
+}
+
+fn is_iaas_stop(r: &Request) -> bool {
+    r.method.as_str() == "GET"
+        && r.url.path() == "/iaas/"
+        && iaas_action(r).as_deref() == Some("StopInstances")
+}
+
+fn iaas_stamp(r: &Request) -> String {
+    r.url
+        .query_pairs()
+        .find(|(k, _)| k == "time_stamp")
+        .map(|(_, v)| v.to_string())
+        .unwrap()
+}
+
+fn iaas_state() -> Vec<Mock> {
+    vec![Mock::given(|r: &Request| {
+        r.url.path() == "/iaas/" && iaas_action(r).as_deref() == Some("DescribeInstances")
+    })
+    .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+        "action": "DescribeInstancesResponse",
+        "instance_set": [{"instance_id": "i-rtyv0968", "status": "running", "transition_status": ""}],
+        "total_count": 1,
+        "ret_code": 0
+    })))]
+}
+
 fn no_state() -> Vec<Mock> {
     vec![]
 }
@@ -279,6 +318,30 @@ fn targets() -> Vec<Target> {
             is_stop: is_qingcloud_stop,
             stamp: qingcloud_stamp,
             state: qingcloud_state,
+            permanent: &[("1200", "auth"), ("1300", "auth")],
+            repeatable: false,
+        },
+        Target {
+            name: "qingcloud server stop",
+            args: &[
+                "server",
+                "stop",
+                "-p",
+                "qingcloud",
+                "--zone",
+                "pek3a",
+                "--server-id",
+                "i-rtyv0968",
+            ],
+            env: QINGCLOUD_ENV,
+            secret: "faults-secret-key-0001",
+            success: iaas_ok,
+            coded: qingcloud_err,
+            throttle_code: "2500",
+            internal_code: "5000",
+            is_stop: is_iaas_stop,
+            stamp: iaas_stamp,
+            state: iaas_state,
             permanent: &[("1200", "auth"), ("1300", "auth")],
             repeatable: false,
         },

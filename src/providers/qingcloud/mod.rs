@@ -1,9 +1,11 @@
-//! QingCloud HPC / EHPC (`/api/...`, signature v1): credentials, zone and endpoint,
-//! the common parameters, the signed request builder, the answer parser and the
-//! `ret_code` table. The calls themselves (`job stop`, `cluster delete`, operation
-//! polling) are in `hpc.rs`. PROVIDERS.md §2.
+//! QingCloud, both APIs: HPC / EHPC (`/api/...`) and IaaS (`/iaas/`), signature v1.
+//! Here: credentials, zone and endpoints, the common parameters, the signed request
+//! builders, the answer parser and the `ret_code` table, shared by both. The calls
+//! themselves are in `hpc.rs` (`job stop`, `cluster delete`; PROVIDERS.md §2) and
+//! `iaas.rs` (`server stop`; §2b).
 
 mod hpc;
+mod iaas;
 pub mod signer;
 
 use crate::config::{in_order, Found, Secret, SectionReader};
@@ -14,7 +16,11 @@ use crate::providers::Ctx;
 use crate::transport::{HttpRequest, RawResponse, Sensitive};
 use std::path::PathBuf;
 
-pub const OPERATIONS: &[Operation] = &[Operation::JobStop, Operation::ClusterDelete];
+pub const OPERATIONS: &[Operation] = &[
+    Operation::JobStop,
+    Operation::ServerStop,
+    Operation::ClusterDelete,
+];
 
 /// Keys of `[profiles.<p>.qingcloud]`; `iaas_endpoint` is for the IaaS API (§2b).
 const PROFILE_KEYS: &[&str] = &[
@@ -26,6 +32,10 @@ const PROFILE_KEYS: &[&str] = &[
     "iaas_endpoint",
 ];
 pub const DEFAULT_HPC_ENDPOINT: &str = "https://hpc-api.qingcloud.com";
+/// The IaaS API's base URL; `/iaas/` is appended (PROVIDERS.md §2b).
+pub const DEFAULT_IAAS_ENDPOINT: &str = "https://api.qingcloud.com";
+/// The IaaS API's path under its base URL.
+const IAAS_PATH: &str = "/iaas/";
 const CONTENT_TYPE: &str = "application/json";
 
 pub fn validate(plan: &Plan) -> Result<(), Error> {
@@ -35,7 +45,7 @@ pub fn validate(plan: &Plan) -> Result<(), Error> {
     match plan.operation {
         Operation::JobStop => hpc::validate_job_stop(plan),
         Operation::ClusterDelete => hpc::validate_cluster_delete(plan),
-        _ => Ok(()),
+        Operation::ServerStop => iaas::validate_server_stop(plan),
     }
 }
 
@@ -44,7 +54,7 @@ pub async fn run(ctx: &Ctx) -> Result<(), Error> {
     match ctx.plan.operation {
         Operation::JobStop => hpc::job_stop(ctx, &qc).await,
         Operation::ClusterDelete => hpc::cluster_delete(ctx, &qc).await,
-        _ => Err(Error::internal("operation not offered by qingcloud")),
+        Operation::ServerStop => iaas::server_stop(ctx, &qc).await,
     }
 }
 
@@ -81,6 +91,10 @@ struct CliFile {
     access_key_id: Option<String>,
     secret_access_key: Option<Secret>,
     zone: Option<String>,
+    /// `host`, `port`, `protocol`: the IaaS API (qingcloud-cli's own endpoint).
+    host: Option<String>,
+    port: Option<String>,
+    protocol: Option<String>,
 }
 
 impl CliFile {
@@ -128,7 +142,20 @@ impl CliFile {
             access_key_id: get("qy_access_key_id"),
             secret_access_key: get("qy_secret_access_key").map(Secret::new),
             zone: get("zone"),
+            host: get("host"),
+            port: get("port"),
+            protocol: get("protocol"),
             path: Some(path),
+        })
+    }
+
+    /// The IaaS base URL `host`, `port` and `protocol` name, if `host` is set.
+    fn iaas_endpoint(&self) -> Option<String> {
+        let host = self.host.as_deref()?;
+        let protocol = self.protocol.as_deref().unwrap_or("https");
+        Some(match self.port.as_deref() {
+            Some(port) => format!("{protocol}://{host}:{port}"),
+            None => format!("{protocol}://{host}"),
         })
     }
 
@@ -147,7 +174,8 @@ pub struct Qingcloud {
     pub zone: String,
     /// The cluster's run user (`cluster delete` only).
     pub run_user: Option<String>,
-    /// Base URL, no trailing `/`; may carry a path prefix.
+    /// Base URL of the API the operation uses (HPC, or IaaS for `server stop`), no
+    /// trailing `/` and no `/iaas`; may carry a path prefix.
     base: String,
 }
 
@@ -247,13 +275,33 @@ or set CLOUDSTOP_RUN_USER, or run_user in {}",
             None
         };
 
-        let endpoint = plan
-            .endpoint
-            .clone()
-            .or_else(|| env.get("CLOUDSTOP_QINGCLOUD_ENDPOINT").map(str::to_string))
-            .or_else(|| section.get("endpoint").map(str::to_string))
-            .unwrap_or_else(|| DEFAULT_HPC_ENDPOINT.to_string());
-        let base = base_url(&endpoint)?;
+        let base = if plan.operation == Operation::ServerStop {
+            // IaaS: --endpoint, its own env and profile key, then the host, port and
+            // protocol of qingcloud-cli's file (they name this API), then the default.
+            let endpoint = match plan
+                .endpoint
+                .clone()
+                .or_else(|| {
+                    env.get("CLOUDSTOP_QINGCLOUD_IAAS_ENDPOINT")
+                        .map(str::to_string)
+                })
+                .or_else(|| section.get("iaas_endpoint").map(str::to_string))
+            {
+                Some(e) => e,
+                None => cli()?
+                    .iaas_endpoint()
+                    .unwrap_or_else(|| DEFAULT_IAAS_ENDPOINT.to_string()),
+            };
+            iaas_base(&base_url(&endpoint)?)
+        } else {
+            let endpoint = plan
+                .endpoint
+                .clone()
+                .or_else(|| env.get("CLOUDSTOP_QINGCLOUD_ENDPOINT").map(str::to_string))
+                .or_else(|| section.get("endpoint").map(str::to_string))
+                .unwrap_or_else(|| DEFAULT_HPC_ENDPOINT.to_string());
+            base_url(&endpoint)?
+        };
 
         let found = in_order(
             plan.explicit_profile,
@@ -350,18 +398,11 @@ or qy_access_key_id and qy_secret_access_key in {}",
             .map_err(|e| Error::usage(format!("malformed endpoint URL: {e}")))?;
         // The canonical URI is the path the server sees: the endpoint's prefix included.
         let full_path = percent_decode(url.path());
-        let timestamp = ctx.clock.now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
         let mut all: Vec<(String, String)> = params
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        all.extend([
-            ("access_key_id".into(), self.creds.access_key_id.clone()),
-            ("signature_method".into(), "HmacSHA256".into()),
-            ("signature_version".into(), "1".into()),
-            ("timestamp".into(), timestamp),
-            ("version".into(), "1".into()),
-        ]);
+        all.extend(self.common_params(ctx, "timestamp"));
         let signed = signer::sign_hpc(&signer::HpcSignInput {
             secret_access_key: self.creds.secret_access_key.expose(),
             method: method.as_str(),
@@ -375,11 +416,7 @@ or qy_access_key_id and qy_secret_access_key in {}",
             signer::quote(&full_path),
             signer::wire_query(&signed)
         );
-        let host = match url.port() {
-            Some(p) => format!("{}:{p}", url.host_str().unwrap_or_default()),
-            None => url.host_str().unwrap_or_default().to_string(),
-        };
-        let mut headers = vec![("Host".to_string(), host)];
+        let mut headers = vec![("Host".to_string(), host_header(&url))];
         if !body.is_empty() {
             headers.push(("Content-Type".to_string(), CONTENT_TYPE.to_string()));
         }
@@ -392,8 +429,80 @@ or qy_access_key_id and qy_secret_access_key in {}",
         })
     }
 
+    /// The common parameters of both APIs; `time_key` is `timestamp` (HPC) or
+    /// `time_stamp` (IaaS).
+    fn common_params(&self, ctx: &Ctx, time_key: &str) -> Vec<(String, String)> {
+        let time = ctx.clock.now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
+        vec![
+            ("access_key_id".into(), self.creds.access_key_id.clone()),
+            ("signature_method".into(), "HmacSHA256".into()),
+            ("signature_version".into(), "1".into()),
+            (time_key.into(), time),
+            ("version".into(), "1".into()),
+        ]
+    }
+
+    /// Builds and signs one IaaS GET request at the clock's time: `action`, its
+    /// parameters, `zone` and the common ones in the query, `signature` last
+    /// (PROVIDERS.md §2b).
+    pub fn iaas_request(
+        &self,
+        ctx: &Ctx,
+        action: &str,
+        params: &[(String, String)],
+    ) -> Result<HttpRequest, Error> {
+        let url = reqwest::Url::parse(&format!("{}{IAAS_PATH}", self.base))
+            .map_err(|e| Error::usage(format!("malformed endpoint URL: {e}")))?;
+        let mut all: Vec<(String, String)> = vec![
+            ("action".into(), action.into()),
+            ("zone".into(), self.zone.clone()),
+        ];
+        all.extend(params.iter().cloned());
+        all.extend(self.common_params(ctx, "time_stamp"));
+        // The path signed is the path sent, endpoint prefix included.
+        let signed = signer::sign_iaas(&signer::IaasSignInput {
+            secret_access_key: self.creds.secret_access_key.expose(),
+            method: "GET",
+            path: url.path(),
+            params: &all,
+        });
+        Ok(HttpRequest {
+            method: reqwest::Method::GET,
+            url: format!(
+                "{}{}?{}",
+                url.origin().ascii_serialization(),
+                url.path(),
+                signer::iaas_wire_query(&signed)
+            ),
+            headers: vec![("Host".to_string(), host_header(&url))],
+            body: String::new(),
+            sensitive: vec![Sensitive::QueryParam("signature")],
+        })
+    }
+
     pub fn credentials_used(&self) -> CredentialsUsed {
         self.used
+    }
+}
+
+/// `Host`: the host, and the port when the URL names one.
+fn host_header(url: &reqwest::Url) -> String {
+    match url.port() {
+        Some(p) => format!("{}:{p}", url.host_str().unwrap_or_default()),
+        None => url.host_str().unwrap_or_default().to_string(),
+    }
+}
+
+/// An IaaS base URL without a final `/iaas` (Terraform's `QINGCLOUD_ENDPOINT` style,
+/// `https://api.qingcloud.com:443/iaas`): `/iaas/` is appended to every request.
+fn iaas_base(base: &str) -> String {
+    match reqwest::Url::parse(base) {
+        Ok(u) if u.path().trim_end_matches('/').ends_with("/iaas") => base
+            .trim_end_matches('/')
+            .strip_suffix("/iaas")
+            .unwrap_or(base)
+            .to_string(),
+        _ => base.to_string(),
     }
 }
 
@@ -581,5 +690,11 @@ mod tests {
         assert!(base_url("ftp://x").is_err());
         assert!(base_url("http://h/?a=1").is_err());
         assert_eq!(percent_decode("/a%20b/c"), "/a b/c");
+        assert_eq!(
+            iaas_base("https://api.qingcloud.com:443/iaas"),
+            "https://api.qingcloud.com:443"
+        );
+        assert_eq!(iaas_base("https://iaas"), "https://iaas");
+        assert_eq!(iaas_base("http://h/gw"), "http://h/gw");
     }
 }

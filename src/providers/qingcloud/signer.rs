@@ -3,9 +3,9 @@
 //! the secret and nothing else: the caller puts the timestamp in the parameters, so
 //! the vectors in `tests/vectors/qingcloud.json` pin every stage.
 //!
-//! The IaaS variant (§2b: `time_stamp`, single encoding, no body hash, no trailing
-//! `/`) differs in every stage but the HMAC; it belongs beside [`sign_hpc`] as its
-//! own function, sharing [`hmac_base64`].
+//! The IaaS variant (§2b, `qingcloud.conn.auth.QuerySignatureAuthHandler`:
+//! `time_stamp`, single encoding, no body hash, no trailing `/`) differs in every
+//! stage but the HMAC: [`sign_iaas`], sharing [`hmac_base64`].
 
 use base64::Engine;
 use hmac::{Hmac, Mac};
@@ -117,6 +117,71 @@ pub fn sign_hpc(i: &HpcSignInput<'_>) -> HpcSigned {
 /// The query string sent: the canonical query (it decodes to the signed values)
 /// and `signature` last.
 pub fn wire_query(signed: &HpcSigned) -> String {
+    if signed.canonical_query.is_empty() {
+        format!("signature={}", signed.signature_on_wire)
+    } else {
+        format!(
+            "{}&signature={}",
+            signed.canonical_query, signed.signature_on_wire
+        )
+    }
+}
+
+/// What the IaaS signature covers.
+pub struct IaasSignInput<'a> {
+    pub secret_access_key: &'a str,
+    pub method: &'a str,
+    /// The request path exactly as sent (`/iaas/`, any endpoint prefix included).
+    pub path: &'a str,
+    /// Every parameter but `signature`, decoded (`action`, `zone` and the common ones included).
+    pub params: &'a [(String, String)],
+}
+
+/// Every stage of the IaaS signature.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IaasSigned {
+    /// Also the query sent (before `signature`).
+    pub canonical_query: String,
+    pub string_to_sign: String,
+    pub signature_base64: String,
+    /// `quote_plus(signature)`: encoded once.
+    pub signature_on_wire: String,
+}
+
+/// Python's `quote(s, safe='')` (names) and `quote(s, safe='-_~')` (values) alike:
+/// only `A-Z a-z 0-9 - _ . ~` kept, `/` encoded too.
+pub fn quote_strict(s: &str) -> String {
+    encode(s, b"_.-~", false)
+}
+
+/// The IaaS canonical query: sorted by name (byte order; values break ties), names
+/// and values [`quote_strict`]ed, joined with `&`. Empty values are kept, as the SDK does.
+pub fn iaas_canonical_query(params: &[(String, String)]) -> String {
+    let mut pairs: Vec<&(String, String)> = params.iter().collect();
+    pairs.sort();
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{}={}", quote_strict(k), quote_strict(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+pub fn sign_iaas(i: &IaasSignInput<'_>) -> IaasSigned {
+    let canonical_query = iaas_canonical_query(i.params);
+    let string_to_sign = format!("{}\n{}\n{canonical_query}", i.method, i.path);
+    let signature_base64 = hmac_base64(i.secret_access_key, &string_to_sign);
+    // Encoded once (PROVIDERS.md §2b, step 4): twice fails with 1200.
+    let signature_on_wire = quote_plus(&signature_base64);
+    IaasSigned {
+        canonical_query,
+        string_to_sign,
+        signature_base64,
+        signature_on_wire,
+    }
+}
+
+/// The IaaS query string sent: the canonical query, then `signature` last.
+pub fn iaas_wire_query(signed: &IaasSigned) -> String {
     if signed.canonical_query.is_empty() {
         format!("signature={}", signed.signature_on_wire)
     } else {
@@ -257,6 +322,104 @@ mod tests {
                 body: inp["body"].as_str().unwrap(),
             });
             assert_eq!(again.signature_base64, got.signature_base64, "{name}");
+        }
+    }
+
+    #[test]
+    fn iaas_quoting_encodes_slash() {
+        assert_eq!(
+            quote_strict("a b/c+d=e*f~g_h.i-j:"),
+            "a%20b%2Fc%2Bd%3De%2Af~g_h.i-j%3A"
+        );
+        let q = iaas_canonical_query(&[
+            ("instances.2".into(), "i-b".into()),
+            ("instances.10".into(), "i-c".into()),
+            ("empty".into(), "".into()),
+        ]);
+        assert_eq!(q, "empty=&instances.10=i-c&instances.2=i-b");
+    }
+
+    #[test]
+    fn reproduces_every_iaas_vector_stage_by_stage() {
+        let v: Value = serde_json::from_str(VECTORS).unwrap();
+        let cases: Vec<&Value> = v["cases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["name"].as_str().unwrap().starts_with("iaas_"))
+            .collect();
+        assert_eq!(cases.len(), 2);
+        for c in cases {
+            let name = c["name"].as_str().unwrap();
+            let inp = &c["inputs"];
+            let mut params: Vec<(String, String)> = Vec::new();
+            for key in ["common_params", "action_params"] {
+                for (k, v) in inp[key].as_object().unwrap() {
+                    params.push((k.clone(), v.as_str().unwrap().to_string()));
+                }
+            }
+            let got = sign_iaas(&IaasSignInput {
+                secret_access_key: inp["secret_access_key"].as_str().unwrap(),
+                method: inp["method"].as_str().unwrap(),
+                path: inp["path"].as_str().unwrap(),
+                params: &params,
+            });
+            let im = &c["intermediate"];
+            assert_eq!(
+                got.canonical_query,
+                im["canonical_query_string"].as_str().unwrap(),
+                "{name}: canonical query"
+            );
+            assert_eq!(
+                got.string_to_sign,
+                im["string_to_sign"].as_str().unwrap(),
+                "{name}: string to sign"
+            );
+            assert_eq!(
+                got.signature_base64,
+                c["signature_base64"].as_str().unwrap(),
+                "{name}: signature"
+            );
+            assert_eq!(
+                got.signature_on_wire,
+                c["signature_on_wire"].as_str().unwrap(),
+                "{name}: wire signature"
+            );
+            // The whole wire query, byte for byte, and the request line.
+            let wire = iaas_wire_query(&got);
+            assert_eq!(wire, c["query_string"].as_str().unwrap(), "{name}: query");
+            let req = &c["request"];
+            assert_eq!(
+                format!("{}?{wire}", inp["path"].as_str().unwrap()),
+                req["request_target"].as_str().unwrap(),
+                "{name}: request target"
+            );
+            assert_eq!(
+                format!(
+                    "{}://{}{}?{wire}",
+                    inp["scheme"].as_str().unwrap(),
+                    inp["host"].as_str().unwrap(),
+                    inp["path"].as_str().unwrap()
+                ),
+                req["url"].as_str().unwrap(),
+                "{name}: url"
+            );
+            // The server's side: decode the wire query, drop the signature, re-sign.
+            let sig = format!("&signature={}", got.signature_on_wire);
+            let decoded = decode_query(&wire[..wire.len() - sig.len()]);
+            let again = sign_iaas(&IaasSignInput {
+                secret_access_key: inp["secret_access_key"].as_str().unwrap(),
+                method: inp["method"].as_str().unwrap(),
+                path: inp["path"].as_str().unwrap(),
+                params: &decoded,
+            });
+            assert_eq!(again.signature_base64, got.signature_base64, "{name}");
+            let wire_sig = decode_query(&wire)
+                .into_iter()
+                .find(|(k, _)| k == "signature")
+                .unwrap()
+                .1;
+            assert_eq!(wire_sig, got.signature_base64, "{name}: decodes once");
         }
     }
 }

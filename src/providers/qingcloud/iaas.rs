@@ -1,0 +1,492 @@
+//! QingCloud IaaS `server stop`: `GET /iaas/?action=StopInstances&instances.N=…`
+//! (≤100 instances a call, one `job_id` per call), `DescribeInstances` to sort out a
+//! refused or possibly-applied call, and `--wait` by polling `DescribeJobs` — never by
+//! sending the stop again. PROVIDERS.md §2b.
+
+use super::{parse, Qingcloud};
+use crate::envelope::{ResultItem, Status};
+use crate::error::{Error, ErrorKind};
+use crate::plan::{check_ids, is_prefixed_id, Plan};
+use crate::providers::{chunks, Ctx};
+use crate::transport::{backoff, Api, RetrySafety};
+use serde_json::Value;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+
+/// Instances per StopInstances / DescribeInstances call (the maximum is undocumented;
+/// lists return at most 100 items).
+const PER_CALL: usize = 100;
+
+/// After a timeout, a dropped connection or 5000/5100 the stop may have been applied:
+/// DescribeInstances is read before anything is sent again. 1200, 1300 and 2500
+/// answers mean nothing was done. No per-second limit is documented: 1/s is a choice.
+const STOP_INSTANCES: Api = Api {
+    name: "qingcloud.iaas.StopInstances",
+    default_rate: 1.0,
+    safety: RetrySafety::QueryFirst,
+};
+/// Reads: always safe to repeat.
+const DESCRIBE_INSTANCES: Api = Api {
+    name: "qingcloud.iaas.DescribeInstances",
+    default_rate: 1.0,
+    safety: RetrySafety::Repeatable,
+};
+const DESCRIBE_JOBS: Api = Api {
+    name: "qingcloud.iaas.DescribeJobs",
+    default_rate: 1.0,
+    safety: RetrySafety::Repeatable,
+};
+
+const NOT_RUNNING: &str = "ret_code 1400";
+const NOT_FOUND: &str = "ret_code 2100";
+
+/// `^i-[a-z0-9]{8}$`
+pub fn is_instance_id(id: &str) -> bool {
+    is_prefixed_id(id, "i-", 8)
+}
+
+pub fn validate_server_stop(plan: &Plan) -> Result<(), Error> {
+    check_ids(
+        &plan.ids,
+        "QingCloud instance id",
+        "i- followed by 8 lower-case letters or digits, e.g. i-rtyv0968",
+        is_instance_id,
+    )
+}
+
+/// `name.1=…&name.2=…`: IaaS lists are 1-based.
+fn list_params(name: &str, ids: &[String]) -> Vec<(String, String)> {
+    ids.iter()
+        .enumerate()
+        .map(|(i, id)| (format!("{name}.{}", i + 1), id.clone()))
+        .collect()
+}
+
+fn stop_params(ctx: &Ctx, ids: &[String]) -> Vec<(String, String)> {
+    let mut p = list_params("instances", ids);
+    let force = if ctx.plan.hard { "1" } else { "0" };
+    p.push(("force".into(), force.into()));
+    p
+}
+
+/// An instance as DescribeInstances shows it.
+#[derive(Debug, Clone)]
+struct Instance {
+    status: String,
+    /// `""` when no transition runs.
+    transition: String,
+}
+
+fn instance_set(v: &Value) -> HashMap<String, Instance> {
+    v["instance_set"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|i| {
+                    Some((
+                        i["instance_id"].as_str()?.to_string(),
+                        Instance {
+                            status: i["status"].as_str().unwrap_or("").to_string(),
+                            transition: i["transition_status"].as_str().unwrap_or("").to_string(),
+                        },
+                    ))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// DescribeInstances for `ids` (at most 100); ids that do not exist are left out.
+async fn describe_instances(
+    ctx: &Ctx,
+    qc: &Qingcloud,
+    ids: &[String],
+) -> Result<HashMap<String, Instance>, Error> {
+    let mut p = list_params("instances", ids);
+    p.push(("verbose".into(), "0".into()));
+    p.push(("limit".into(), PER_CALL.to_string()));
+    let outcome = ctx
+        .transport
+        .send(
+            &DESCRIBE_INSTANCES,
+            || qc.iaas_request(ctx, "DescribeInstances", &p),
+            parse,
+        )
+        .await;
+    match outcome {
+        Ok(v) => Ok(instance_set(&v)),
+        // A lone unknown id may be refused rather than left out.
+        Err(e) if e.code.as_deref() == Some(NOT_FOUND) && ids.len() == 1 => Ok(HashMap::new()),
+        Err(e) => Err(e),
+    }
+}
+
+fn not_found(id: &str) -> Error {
+    Error::new(ErrorKind::NotFound, format!("instance {id} does not exist")).with_code(NOT_FOUND)
+}
+
+/// An instance in a state StopInstances refuses; the code is the refusing call's.
+fn state_error(id: &str, i: &Instance, refusal: &Error) -> Error {
+    let state = if i.transition.is_empty() {
+        i.status.clone()
+    } else {
+        format!("{} ({})", i.status, i.transition)
+    };
+    let mut e = Error::new(
+        ErrorKind::Provider,
+        format!(
+            "instance {id} is {state} and cannot be stopped: {}",
+            refusal.message
+        ),
+    );
+    e.code = refusal.code.clone();
+    e
+}
+
+fn put(ctx: &Ctx, item: ResultItem) {
+    if let Some(e) = &item.error {
+        ctx.note_failure(e);
+    }
+    ctx.report.set(item);
+}
+
+fn fail_all(ctx: &Ctx, ids: &[String], e: &Error) {
+    for id in ids {
+        put(ctx, ResultItem::failed(id.clone(), e));
+    }
+}
+
+/// Records what DescribeInstances says of each id after `refusal`, and returns the
+/// ids still `running` with no transition (to send again) when `resend`; without it
+/// they fail with `refusal`. `stopped` is the status for a stopped instance.
+fn sort_out(
+    ctx: &Ctx,
+    ids: &[String],
+    found: &HashMap<String, Instance>,
+    refusal: &Error,
+    stopped: Status,
+    resend: bool,
+) -> Vec<String> {
+    let mut again = Vec::new();
+    for id in ids {
+        let item = match found.get(id) {
+            None => ResultItem::failed(id.clone(), &not_found(id)),
+            Some(i) if i.status == "stopped" => ResultItem::new(id.clone(), stopped),
+            Some(i) if i.status == "running" && i.transition == "stopping" => {
+                ResultItem::new(id.clone(), Status::Stopping)
+            }
+            Some(i) if i.status == "running" && i.transition.is_empty() && resend => {
+                again.push(id.clone());
+                continue;
+            }
+            Some(i) => ResultItem::failed(id.clone(), &state_error(id, i, refusal)),
+        };
+        put(ctx, item);
+    }
+    again
+}
+
+pub async fn server_stop(ctx: &Ctx, qc: &Qingcloud) -> Result<(), Error> {
+    let chunks = chunks(&ctx.plan.ids, PER_CALL);
+    if ctx.plan.dry_run {
+        for chunk in &chunks {
+            let req = qc.iaas_request(ctx, "StopInstances", &stop_params(ctx, chunk))?;
+            ctx.report.show(&req, qc.credentials_used());
+            for id in chunk {
+                ctx.report
+                    .set(ResultItem::new(id.clone(), Status::Accepted));
+            }
+        }
+        return Ok(());
+    }
+    ctx.for_each(chunks, |chunk| async move {
+        if let Some(e) = ctx.aborted() {
+            fail_all(ctx, &chunk, &e);
+            return;
+        }
+        stop_chunk(ctx, qc, chunk, true).await;
+    })
+    .await;
+    if ctx.plan.wait {
+        wait(ctx, qc).await;
+    }
+    Ok(())
+}
+
+/// One StopInstances call for `ids`, and what follows a refusal:
+/// - possibly applied (timeout, dropped connection, 5000/5100): DescribeInstances
+///   first, and only instances still `running` with no transition are sent again
+///   (up to `--retries` rounds);
+/// - 1400 (an instance is not running) or 2100 (one does not exist) on several ids:
+///   DescribeInstances tells which is which, and the running rest is sent once more in
+///   one call (`resend`), so one bad id never keeps the others running;
+/// - 2100 on a single id is `not_found`; 1400 on one is settled by DescribeInstances.
+async fn stop_chunk(ctx: &Ctx, qc: &Qingcloud, mut ids: Vec<String>, resend: bool) {
+    let mut round = 0u32;
+    loop {
+        let params = stop_params(ctx, &ids);
+        let outcome = ctx
+            .transport
+            .send(
+                &STOP_INSTANCES,
+                || qc.iaas_request(ctx, "StopInstances", &params),
+                parse,
+            )
+            .await;
+        let err = match outcome {
+            Ok(v) => {
+                let job = v["job_id"]
+                    .as_str()
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_string);
+                for id in &ids {
+                    ctx.report.set(
+                        ResultItem::new(id.clone(), Status::Stopping).with_job_id(job.clone()),
+                    );
+                }
+                return;
+            }
+            Err(e) => e,
+        };
+        if err.retryable && err.maybe_applied && round < ctx.plan.transport.retries {
+            tracing::info!(
+                "StopInstances may have been applied ({}): reading DescribeInstances first",
+                err.message
+            );
+            match describe_instances(ctx, qc, &ids).await {
+                Ok(found) => {
+                    let again = sort_out(ctx, &ids, &found, &err, Status::Stopped, true);
+                    if again.is_empty() {
+                        return;
+                    }
+                    tokio::time::sleep(backoff(round)).await;
+                    round += 1;
+                    ids = again;
+                    continue;
+                }
+                Err(e) => {
+                    tracing::warn!("DescribeInstances after StopInstances: {}", e.message);
+                    fail_all(ctx, &ids, &err);
+                    return;
+                }
+            }
+        }
+        let code = err.code.as_deref();
+        if code == Some(NOT_FOUND) && ids.len() == 1 {
+            fail_all(ctx, &ids, &err);
+            return;
+        }
+        if code != Some(NOT_RUNNING) && code != Some(NOT_FOUND) {
+            fail_all(ctx, &ids, &err);
+            return;
+        }
+        let found = match describe_instances(ctx, qc, &ids).await {
+            Ok(found) => found,
+            Err(e) => {
+                tracing::warn!(
+                    "DescribeInstances after a refused StopInstances: {}",
+                    e.message
+                );
+                fail_all(ctx, &ids, &err);
+                return;
+            }
+        };
+        let again = sort_out(ctx, &ids, &found, &err, Status::AlreadyStopped, resend);
+        if again.len() == ids.len() {
+            // The very call just refused: sending it again would change nothing.
+            fail_all(ctx, &again, &err);
+        } else if !again.is_empty() {
+            Box::pin(stop_chunk(ctx, qc, again, false)).await;
+        }
+        return;
+    }
+}
+
+/// A job as DescribeJobs shows it.
+fn job_of<'a>(v: &'a Value, job: &str) -> Option<&'a Value> {
+    v["job_set"]
+        .as_array()?
+        .iter()
+        .find(|j| j["job_id"].as_str() == Some(job))
+}
+
+fn set_failed(ctx: &Ctx, ids: &[String], e: &Error) {
+    for id in ids {
+        ctx.report.update(id, |r| {
+            r.status = if e.kind == ErrorKind::NotFound {
+                Status::NotFound
+            } else {
+                Status::Failed
+            };
+            r.error = Some(e.into());
+        });
+    }
+}
+
+/// Polls DescribeJobs for every job of the run until it succeeds (`stopped`) or fails
+/// (every instance of a call follows its job). Instances whose stop carried no job id
+/// (a lost answer, then `transition_status` `stopping`) are followed with
+/// DescribeInstances until `stopped`.
+async fn wait(ctx: &Ctx, qc: &Qingcloud) {
+    let mut by_job: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut instances: Vec<String> = Vec::new();
+    for id in &ctx.plan.ids {
+        match ctx.report.get(id) {
+            Some(r) if r.status == Status::Stopping => match r.provider_job_id {
+                Some(j) => by_job.entry(j).or_default().push(id.clone()),
+                None => instances.push(id.clone()),
+            },
+            _ => {}
+        }
+    }
+    let deadline = ctx.wait_deadline();
+    let mut jobs: Vec<String> = by_job.keys().cloned().collect();
+    while !jobs.is_empty() || !instances.is_empty() {
+        if !ctx.pause_before_poll(deadline).await {
+            let ids: Vec<&String> = jobs
+                .iter()
+                .flat_map(|j| &by_job[j])
+                .chain(instances.iter())
+                .collect();
+            ctx.wait_timed_out(ids);
+            return;
+        }
+        let still_jobs = Mutex::new(Vec::new());
+        let by_job = &by_job;
+        ctx.for_each(jobs, |job| {
+            let still = &still_jobs;
+            async move {
+                let ids = &by_job[&job];
+                let params = list_params("jobs", std::slice::from_ref(&job));
+                let outcome = ctx
+                    .transport
+                    .send(
+                        &DESCRIBE_JOBS,
+                        || qc.iaas_request(ctx, "DescribeJobs", &params),
+                        parse,
+                    )
+                    .await;
+                match outcome {
+                    Ok(v) => match job_of(&v, &job).map(|j| (j["status"].as_str(), j)) {
+                        Some((Some("successful"), _)) => {
+                            for id in ids {
+                                ctx.report.update(id, |r| r.status = Status::Stopped);
+                            }
+                        }
+                        Some((Some("failed"), j)) => {
+                            let code = j["error_codes"]
+                                .as_str()
+                                .filter(|c| !c.is_empty())
+                                .unwrap_or("failed");
+                            let e = Error::new(
+                                ErrorKind::Provider,
+                                format!("job {job} (StopInstances) failed"),
+                            )
+                            .with_code(code);
+                            set_failed(ctx, ids, &e);
+                        }
+                        // pending, working, or not listed yet.
+                        _ => still.lock().unwrap().push(job),
+                    },
+                    Err(e) if e.retryable => {
+                        tracing::warn!("DescribeJobs {job}: {}", e.message);
+                        still.lock().unwrap().push(job);
+                    }
+                    Err(e) => set_failed(ctx, ids, &e),
+                }
+            }
+        })
+        .await;
+        let still_instances = Mutex::new(Vec::new());
+        ctx.for_each(chunks(&instances, PER_CALL), |chunk| {
+            let still = &still_instances;
+            async move {
+                let found = match describe_instances(ctx, qc, &chunk).await {
+                    Ok(f) => f,
+                    Err(e) if e.retryable => {
+                        tracing::warn!("DescribeInstances: {}", e.message);
+                        still.lock().unwrap().extend(chunk);
+                        return;
+                    }
+                    Err(e) => {
+                        set_failed(ctx, &chunk, &e);
+                        return;
+                    }
+                };
+                for id in chunk {
+                    match found.get(&id) {
+                        Some(i) if i.status == "stopped" => {
+                            ctx.report.update(&id, |r| r.status = Status::Stopped)
+                        }
+                        Some(i) if i.status == "running" && i.transition == "stopping" => {
+                            still.lock().unwrap().push(id)
+                        }
+                        None => set_failed(ctx, std::slice::from_ref(&id), &not_found(&id)),
+                        Some(i) => {
+                            let e = Error::new(
+                                ErrorKind::Provider,
+                                format!(
+                                    "instance {id} is {}{} again: the stop did not take effect",
+                                    i.status,
+                                    if i.transition.is_empty() {
+                                        String::new()
+                                    } else {
+                                        format!(" ({})", i.transition)
+                                    }
+                                ),
+                            )
+                            .with_code("stop_not_applied");
+                            set_failed(ctx, std::slice::from_ref(&id), &e);
+                        }
+                    }
+                }
+            }
+        })
+        .await;
+        let mut next_jobs = still_jobs.into_inner().unwrap();
+        next_jobs.sort();
+        jobs = next_jobs;
+        let mut next_instances = still_instances.into_inner().unwrap();
+        next_instances.sort_by_key(|id| ctx.plan.ids.iter().position(|x| x == id));
+        instances = next_instances;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids() {
+        for ok in ["i-rtyv0968", "i-ogbndull", "i-2aypaijz"] {
+            assert!(is_instance_id(ok), "{ok}");
+        }
+        for bad in ["i-rtyv096", "i-RTYV0968", "ins-rtyv0968", "i-rtyv0968 ", ""] {
+            assert!(!is_instance_id(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn lists_are_one_based() {
+        assert_eq!(
+            list_params("instances", &["i-a".into(), "i-b".into()]),
+            vec![
+                ("instances.1".to_string(), "i-a".to_string()),
+                ("instances.2".to_string(), "i-b".to_string())
+            ]
+        );
+    }
+
+    #[test]
+    fn reads_instance_sets() {
+        let v = serde_json::json!({"instance_set": [
+            {"instance_id": "i-aaaaaaaa", "status": "running", "transition_status": "stopping"},
+            {"instance_id": "i-bbbbbbbb", "status": "stopped", "transition_status": ""},
+            {"instance_id": "i-cccccccc", "status": "running", "transition_status": null},
+        ], "ret_code": 0});
+        let s = instance_set(&v);
+        assert_eq!(s["i-aaaaaaaa"].transition, "stopping");
+        assert_eq!(s["i-bbbbbbbb"].status, "stopped");
+        assert_eq!(s["i-cccccccc"].transition, "");
+    }
+}
