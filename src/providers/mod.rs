@@ -312,3 +312,50 @@ mod tests {
         }
     }
 }
+
+/// Every provider's answer parser, fed arbitrary bytes and statuses, returns an error
+/// instead of panicking.
+#[cfg(test)]
+mod parser_props {
+    use crate::transport::RawResponse;
+    use proptest::prelude::*;
+
+    #[derive(serde::Deserialize)]
+    struct Anything {}
+
+    fn raw(status: u16, body: Vec<u8>, retry_after: Option<String>) -> RawResponse {
+        let mut headers = reqwest::header::HeaderMap::new();
+        if let Some(v) = retry_after.and_then(|v| reqwest::header::HeaderValue::from_str(&v).ok()) {
+            headers.insert("retry-after", v);
+        }
+        headers.insert(
+            "x-request-id",
+            reqwest::header::HeaderValue::from_static("r"),
+        );
+        RawResponse {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    fn bodies() -> impl Strategy<Value = Vec<u8>> {
+        prop_oneof![
+            proptest::collection::vec(any::<u8>(), 0..300),
+            r#"\{"(ret_code|error_code|error|job_id|Response)":(-?[0-9]{1,6}|"[^"]{0,10}"|\{\}|null|\[\])(,"(message|error_msg|job_uuid)":"[a-z]{0,5}")?\}"#
+                .prop_map(String::into_bytes),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn parsers_never_panic(status in 100u16..600, body in bodies(), retry_after in proptest::option::of("\\PC{0,12}")) {
+            let r = raw(status, body, retry_after);
+            let _ = super::huawei::parse::<Anything>(&r);
+            let _ = super::qingcloud::parse(&r);
+            let _ = r.retry_after();
+            let _ = r.http_error();
+            let _ = r.snippet();
+        }
+    }
+}
