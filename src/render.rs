@@ -194,7 +194,9 @@ impl Progress {
     pub fn new(ctx: &Ctx, stderr_is_terminal: bool, quiet: bool) -> Progress {
         let plan = &ctx.plan;
         let worth_it = plan.ids.len() > 1 || plan.wait;
-        if !stderr_is_terminal || quiet || plan.dry_run || !worth_it {
+        // A dumb terminal cannot redraw a line in place.
+        let dumb = ctx.env.get("TERM") == Some("dumb");
+        if !stderr_is_terminal || dumb || quiet || plan.dry_run || !worth_it {
             return Progress { bar: None };
         }
         let bar = indicatif::ProgressBar::with_draw_target(
