@@ -57,6 +57,7 @@ fn run_operation(cmd: Command) -> u8 {
     let output = common.output;
     let ignore_missing = common.ignore_missing;
     let dry_run = common.dry_run;
+    let quiet = common.quiet;
     init_logging(common.verbose, common.quiet);
     let env = Env::from_process();
 
@@ -92,6 +93,7 @@ fn run_operation(cmd: Command) -> u8 {
         Err(e) => return failed_early(Error::internal(format!("cannot start the runtime: {e}"))),
     };
     let ctx = Ctx::new(plan, env);
+    let progress = crate::render::Progress::new(&ctx, std::io::stderr().is_terminal(), quiet);
     let outcome = rt.block_on(async {
         tokio::select! {
             r = providers::run(&ctx) => Some(r),
@@ -99,8 +101,10 @@ fn run_operation(cmd: Command) -> u8 {
                 tracing::warn!("interrupted by {signal}: printing what is known");
                 None
             }
+            never = progress.follow(&ctx) => match never {},
         }
     });
+    progress.finish();
 
     let (top, unfinished, code_override) = match outcome {
         Some(Ok(())) => (
@@ -209,11 +213,14 @@ fn confirm(plan: &Plan) -> Result<(), Error> {
 }
 
 fn print(envelope: &Envelope, output: OutputFormat) {
+    let mut out = std::io::stdout().lock();
     let text = match output {
         OutputFormat::Json => envelope.to_json(),
-        OutputFormat::Text => crate::render::text(envelope),
+        OutputFormat::Text => crate::render::text_styled(
+            envelope,
+            crate::render::color_wanted(out.is_terminal(), &Env::from_process()),
+        ),
     };
-    let mut out = std::io::stdout().lock();
     // A closed pipe (`| head`) is not an error worth a panic.
     let _ = writeln!(out, "{text}");
     let _ = out.flush();

@@ -17,7 +17,12 @@ Every operation prints one JSON envelope on stdout and exits 0 (all succeeded), 
 refused or failed), 2 (usage), 3 (credentials/permission), 4 (not found), 5 (transient, safe \
 to run again), 6 (--wait timed out) or 130 (interrupted).",
     propagate_version = true,
-    arg_required_else_help = true
+    arg_required_else_help = true,
+    after_help = "Examples:\n  \
+cloudstop job stop -p tencent --region ap-guangzhou --job-id job-rybewp57 --dry-run\n  \
+cloudstop job stop -p tencent --region ap-guangzhou --job-id job-rybewp57 -o text\n  \
+cloudstop providers\n  \
+cloudstop completions bash > ~/.local/share/bash-completion/completions/cloudstop"
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -27,22 +32,42 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Stop (terminate) jobs: Tencent Cloud Batch, QingCloud HPC
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Example:\n  cloudstop job stop -p tencent --region ap-guangzhou --job-id job-rybewp57"
+    )]
     Job(JobCommand),
     /// Stop servers: Huawei Cloud ECS, Tencent Cloud CVM, QingCloud IaaS
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Example:\n  cloudstop server stop -p huawei --region cn-north-4 --server-id 0f8e8e4a-6b1c-4c5e-9b2e-3d4f5a6b7c8d"
+    )]
     Server(ServerCommand),
     /// Delete clusters: QingCloud HPC
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Example:\n  cloudstop cluster delete -p qingcloud --zone jn1a --cluster-id hpc-6o2qc9tl --run-user usr-IuZxPyn2 --yes"
+    )]
     Cluster(ClusterCommand),
     /// Show providers, their operations, settings and where credentials were found
+    #[command(after_help = "Examples:\n  \
+cloudstop providers\n  \
+cloudstop providers --profile prod --output json")]
     Providers(ProvidersArgs),
     /// Print a shell completion script
+    #[command(after_help = "Examples:\n  \
+cloudstop completions bash > ~/.local/share/bash-completion/completions/cloudstop\n  \
+cloudstop completions zsh > \"${fpath[1]}/_cloudstop\"\n  \
+cloudstop completions fish > ~/.config/fish/completions/cloudstop.fish\n  \
+cloudstop completions powershell >> $PROFILE")]
     Completions {
         /// The shell to generate for
         shell: CompletionShell,
     },
     /// Print the man page (roff) on stdout
+    #[command(after_help = "Examples:\n  \
+cloudstop man | man -l -\n  \
+cloudstop man > /usr/local/share/man/man1/cloudstop.1")]
     Man,
 }
 

@@ -1,6 +1,7 @@
 //! The result envelope of SPEC.md and the one function that turns it into an exit code.
 
 use crate::error::{Error, ErrorKind};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -28,7 +29,7 @@ const PRECEDENCE: [u8; 6] = [
 ];
 
 /// A result's state (SPEC `status`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     Accepted,
@@ -57,7 +58,7 @@ impl Status {
 }
 
 /// SPEC's `error` object, per result and top level.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ErrorInfo {
     pub kind: ErrorKind,
     pub code: Option<String>,
@@ -83,7 +84,7 @@ impl From<Error> for ErrorInfo {
 }
 
 /// One requested resource's outcome.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ResultItem {
     pub id: String,
     pub ok: bool,
@@ -191,7 +192,7 @@ pub fn combine_exit_codes(codes: impl IntoIterator<Item = u8>) -> u8 {
     best.map_or(other, |rank| PRECEDENCE[rank])
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Summary {
     pub requested: usize,
     pub succeeded: usize,
@@ -199,7 +200,7 @@ pub struct Summary {
 }
 
 /// Whether a shown request was signed with the user's credentials or a placeholder.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CredentialsUsed {
     Configured,
@@ -207,7 +208,7 @@ pub enum CredentialsUsed {
 }
 
 /// A request as shown in `requests` (`--dry-run`, `-vvv`): secrets redacted.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct RequestRecord {
     pub method: String,
     pub url: String,
@@ -217,7 +218,7 @@ pub struct RequestRecord {
 }
 
 /// The one JSON document printed on stdout.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Envelope {
     pub version: u32,
     pub ok: bool,
@@ -283,6 +284,77 @@ impl Envelope {
 
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).expect("the envelope always serialises")
+    }
+}
+
+/// Every error kind as it appears in JSON, in SPEC order.
+const ERROR_KINDS: [ErrorKind; 10] = [
+    ErrorKind::Usage,
+    ErrorKind::Config,
+    ErrorKind::Auth,
+    ErrorKind::Permission,
+    ErrorKind::NotFound,
+    ErrorKind::Throttled,
+    ErrorKind::Network,
+    ErrorKind::Timeout,
+    ErrorKind::Provider,
+    ErrorKind::Internal,
+];
+
+// `ErrorKind` lives in error.rs, which knows nothing of schemas: its schema is here,
+// next to the envelope that carries it (a unit test checks it against serde).
+impl JsonSchema for ErrorKind {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "ErrorKind".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let kinds: Vec<&str> = ERROR_KINDS.iter().map(|k| k.as_str()).collect();
+        schemars::json_schema!({
+            "description": "What kind of failure this is (SPEC `kind`).",
+            "type": "string",
+            "enum": kinds,
+        })
+    }
+}
+
+/// The JSON Schema of the envelope, as committed in `docs/envelope.schema.json`.
+///
+/// Generated from the Rust types, then made strict the way the envelope is printed:
+/// every property is always present (`null` when empty) and no other property appears.
+#[allow(dead_code)] // used by the test that keeps docs/envelope.schema.json current
+pub fn json_schema() -> String {
+    let schema = schemars::generate::SchemaSettings::draft2020_12()
+        .into_generator()
+        .into_root_schema_for::<Envelope>();
+    let mut value = schema.to_value();
+    // SPEC: this is version 1 of the envelope; a change of shape is a new version.
+    value["properties"]["version"]["const"] = 1.into();
+    make_strict(&mut value);
+    let mut text = serde_json::to_string_pretty(&value).expect("a schema serialises");
+    text.push('\n');
+    text
+}
+
+/// Every object schema: all properties required, nothing else allowed.
+fn make_strict(v: &mut serde_json::Value) {
+    match v {
+        serde_json::Value::Object(map) => {
+            let keys: Option<Vec<serde_json::Value>> = map
+                .get("properties")
+                .and_then(|p| p.as_object())
+                .map(|p| p.keys().cloned().map(Into::into).collect());
+            // `location` and `headers` are maps: their schema has no `properties`.
+            if let Some(keys) = keys {
+                map.insert("required".into(), keys.into());
+                map.insert("additionalProperties".into(), false.into());
+            }
+            for child in map.values_mut() {
+                make_strict(child);
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(make_strict),
+        _ => {}
     }
 }
 
@@ -490,5 +562,46 @@ mod tests {
                 prop_assert_eq!(combine_exit_codes(rev), got);
             }
         }
+    }
+
+    #[test]
+    fn error_kind_schema_matches_serde() {
+        for k in ERROR_KINDS {
+            assert_eq!(serde_json::to_value(k).unwrap(), k.as_str());
+        }
+    }
+
+    /// `docs/envelope.schema.json` is what the types generate; `UPDATE_SCHEMA=1`
+    /// rewrites it.
+    #[test]
+    fn committed_schema_is_current() {
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/envelope.schema.json");
+        let generated = json_schema();
+        if std::env::var_os("UPDATE_SCHEMA").is_some() {
+            std::fs::write(&path, &generated).unwrap();
+        }
+        let committed = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            committed == generated,
+            "{} is out of date: run UPDATE_SCHEMA=1 cargo test committed_schema_is_current",
+            path.display()
+        );
+    }
+
+    #[test]
+    fn envelopes_validate_against_the_schema() {
+        let schema: serde_json::Value = serde_json::from_str(&json_schema()).unwrap();
+        let validator = jsonschema::validator_for(&schema).unwrap();
+        let failing = ResultItem::failed("job-bbbbbbbb", &err(ErrorKind::Provider, false));
+        let e = env_of(vec![ResultItem::new("a", Status::Stopped), failing], false);
+        let v: serde_json::Value = serde_json::from_str(&e.to_json()).unwrap();
+        assert!(validator.is_valid(&v));
+        let mut bad = v.clone();
+        bad["results"][0]["status"] = "gone".into();
+        assert!(!validator.is_valid(&bad));
+        let mut extra = v;
+        extra["extra"] = 1.into();
+        assert!(!validator.is_valid(&extra));
     }
 }

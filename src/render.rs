@@ -2,73 +2,270 @@
 //! Scripts read the JSON envelope, which this module never changes.
 
 use crate::cli::{Cli, CompletionShell, OutputFormat, ProvidersArgs};
-use crate::config::Env;
-use crate::envelope::Envelope;
-use crate::plan::ProviderName;
-use crate::providers;
+use crate::config::{ConfigFile, Env};
+use crate::envelope::{Envelope, ResultItem, Status};
+use crate::plan::{Operation, ProviderName};
+use crate::providers::{self, Ctx};
 use clap::CommandFactory;
+use serde_json::json;
 use std::io::Write;
+use std::path::PathBuf;
 
-/// `--output text`: an aligned table and a one-line summary.
-pub fn text(env: &Envelope) -> String {
-    let mut rows = vec![[
-        "ID".to_string(),
-        "STATUS".to_string(),
-        "PROVIDER JOB".to_string(),
-        "ERROR".to_string(),
-    ]];
-    for r in &env.results {
-        rows.push([
-            r.id.clone(),
-            r.status.as_str().to_string(),
-            r.provider_job_id.clone().unwrap_or_else(|| "-".into()),
-            r.error
-                .as_ref()
-                .map(|e| match &e.code {
-                    Some(c) => format!("{c}: {}", e.message),
-                    None => e.message.clone(),
-                })
-                .unwrap_or_else(|| "-".into()),
-        ]);
+/// Whether to colour a stream: only a terminal, and never with `NO_COLOR` set
+/// (<https://no-color.org>) or `TERM=dumb`.
+pub fn color_wanted(is_terminal: bool, env: &Env) -> bool {
+    is_terminal && env.get("NO_COLOR").is_none() && env.get("TERM") != Some("dumb")
+}
+
+/// ANSI styles, or nothing at all when colour is off.
+#[derive(Debug, Clone, Copy)]
+struct Paint(bool);
+
+impl Paint {
+    fn wrap(self, code: &str, s: &str) -> String {
+        if self.0 {
+            format!("\x1b[{code}m{s}\x1b[0m")
+        } else {
+            s.to_string()
+        }
     }
+    fn green(self, s: &str) -> String {
+        self.wrap("32", s)
+    }
+    fn red(self, s: &str) -> String {
+        self.wrap("31", s)
+    }
+    fn yellow(self, s: &str) -> String {
+        self.wrap("33", s)
+    }
+    fn bold(self, s: &str) -> String {
+        self.wrap("1", s)
+    }
+    fn dim(self, s: &str) -> String {
+        self.wrap("2", s)
+    }
+}
+
+/// `--output text` without colour.
+#[allow(dead_code)] // the plain form, used by tests and kept as the stable entry point
+pub fn text(env: &Envelope) -> String {
+    text_styled(env, false)
+}
+
+/// `--output text`: an aligned table (id, status, provider job id, error) and a
+/// one-line summary; `color` only when the caller checked [`color_wanted`].
+pub fn text_styled(env: &Envelope, color: bool) -> String {
+    let paint = Paint(color);
+    let header = ["ID", "STATUS", "PROVIDER JOB", "ERROR"].map(String::from);
+    let rows: Vec<[String; 4]> = env.results.iter().map(row).collect();
     let mut widths = [0usize; 3];
-    for row in &rows {
-        for (w, cell) in widths.iter_mut().zip(row.iter()) {
+    for r in std::iter::once(&header).chain(rows.iter()) {
+        for (w, cell) in widths.iter_mut().zip(r.iter()) {
             *w = (*w).max(cell.chars().count());
         }
     }
+    let pad = |s: &str, w: usize| format!("{s}{}", " ".repeat(w - s.chars().count()));
     let mut out = String::new();
-    if !env.results.is_empty() {
-        for row in &rows {
-            out.push_str(&format!(
-                "{:w0$}  {:w1$}  {:w2$}  {}\n",
-                row[0],
-                row[1],
-                row[2],
-                row[3],
-                w0 = widths[0],
-                w1 = widths[1],
-                w2 = widths[2]
-            ));
+    if !rows.is_empty() {
+        let line = format!(
+            "{}  {}  {}  {}",
+            pad(&header[0], widths[0]),
+            pad(&header[1], widths[1]),
+            pad(&header[2], widths[2]),
+            header[3]
+        );
+        out.push_str(&paint.bold(&line));
+        out.push('\n');
+        for (r, item) in rows.iter().zip(&env.results) {
+            // Pad first, colour after: escapes must not count towards the width.
+            let status = pad(&r[1], widths[1]);
+            let status = match status_tone(item) {
+                Tone::Good => paint.green(&status),
+                Tone::Bad => paint.red(&status),
+                Tone::Warn => paint.yellow(&status),
+            };
+            let error = if item.error.is_some() {
+                paint.red(&r[3])
+            } else {
+                paint.dim(&r[3])
+            };
+            let line = format!(
+                "{}  {}  {}  {}",
+                pad(&r[0], widths[0]),
+                status,
+                pad(&r[2], widths[2]),
+                error
+            );
+            out.push_str(line.trim_end());
+            out.push('\n');
         }
     }
     if let Some(e) = &env.error {
-        out.push_str(&format!("error ({}): {}\n", e.kind.as_str(), e.message));
+        let code = e
+            .code
+            .as_deref()
+            .map(|c| format!(" {c}"))
+            .unwrap_or_default();
+        out.push_str(&paint.red(&format!("error ({}{code}): {}", e.kind.as_str(), e.message)));
+        out.push('\n');
     }
-    out.push_str(&format!(
-        "{} {}{}: {} requested, {} succeeded, {} failed ({} ms)",
-        env.provider,
-        env.operation,
-        if env.dry_run { " (dry run)" } else { "" },
-        env.summary.requested,
-        env.summary.succeeded,
-        env.summary.failed,
-        env.elapsed_ms
-    ));
+    out.push_str(&summary(env, paint));
     out
 }
 
+enum Tone {
+    Good,
+    Bad,
+    Warn,
+}
+
+fn status_tone(item: &ResultItem) -> Tone {
+    match (item.ok, item.status) {
+        (true, _) => Tone::Good,
+        (false, Status::Failed) => Tone::Bad,
+        (false, _) => Tone::Warn,
+    }
+}
+
+fn row(r: &ResultItem) -> [String; 4] {
+    let error = r
+        .error
+        .as_ref()
+        .map(|e| match &e.code {
+            Some(c) => format!("{c}: {}", e.message),
+            None => e.message.clone(),
+        })
+        .unwrap_or_else(|| "-".into());
+    [
+        r.id.clone(),
+        r.status.as_str().to_string(),
+        r.provider_job_id.clone().unwrap_or_else(|| "-".into()),
+        // One row per result: a multi-line provider message stays on its row.
+        error.replace(['\n', '\r'], " "),
+    ]
+}
+
+/// `ok: tencent job.stop in region=ap-guangzhou: 2 requested, 2 succeeded, 0 failed (182 ms)`
+fn summary(env: &Envelope, paint: Paint) -> String {
+    let verdict = if env.ok {
+        paint.green("ok")
+    } else {
+        paint.red("failed")
+    };
+    let location: Vec<String> = env
+        .location
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    let location = if location.is_empty() {
+        String::new()
+    } else {
+        format!(" in {}", location.join(" "))
+    };
+    let failed = format!("{} failed", env.summary.failed);
+    let failed = if env.summary.failed > 0 {
+        paint.red(&failed)
+    } else {
+        failed
+    };
+    format!(
+        "{verdict}: {} {}{location}{}: {} requested, {} succeeded, {failed} ({} ms)",
+        env.provider,
+        env.operation,
+        if env.dry_run {
+            " (dry run, nothing sent)"
+        } else {
+            ""
+        },
+        env.summary.requested,
+        env.summary.succeeded,
+        env.elapsed_ms
+    )
+}
+
+/// A progress bar on stderr while a run executes: for many ids and for `--wait`,
+/// only when stderr is a terminal and not `--quiet`. It reads `ctx.report`, so no
+/// provider code knows it exists.
+pub struct Progress {
+    bar: Option<indicatif::ProgressBar>,
+}
+
+impl Progress {
+    pub fn new(ctx: &Ctx, stderr_is_terminal: bool, quiet: bool) -> Progress {
+        let plan = &ctx.plan;
+        let worth_it = plan.ids.len() > 1 || plan.wait;
+        // A dumb terminal cannot redraw a line in place.
+        let dumb = ctx.env.get("TERM") == Some("dumb");
+        if !stderr_is_terminal || dumb || quiet || plan.dry_run || !worth_it {
+            return Progress { bar: None };
+        }
+        let bar = indicatif::ProgressBar::with_draw_target(
+            Some(plan.ids.len() as u64),
+            indicatif::ProgressDrawTarget::stderr(),
+        );
+        // No colour in the template: it stays readable with NO_COLOR and TERM=dumb.
+        if let Ok(style) = indicatif::ProgressStyle::with_template(
+            "{spinner} {msg} [{bar:30}] {pos}/{len} {elapsed}",
+        ) {
+            bar.set_style(style.progress_chars("=> "));
+        }
+        bar.set_message(format!(
+            "{} {}",
+            plan.provider.as_str(),
+            plan.operation.verb()
+        ));
+        bar.enable_steady_tick(std::time::Duration::from_millis(120));
+        Progress { bar: Some(bar) }
+    }
+
+    /// Follows the report until dropped (runs inside the run's `select!`).
+    pub async fn follow(&self, ctx: &Ctx) -> std::convert::Infallible {
+        let Some(bar) = &self.bar else {
+            return std::future::pending().await;
+        };
+        let mut tick = tokio::time::interval(std::time::Duration::from_millis(200));
+        loop {
+            tick.tick().await;
+            let results = ctx.report.results(None);
+            let accepted = results.len();
+            let settled = results.iter().filter(|r| is_final(r)).count();
+            if ctx.plan.wait && accepted == ctx.plan.ids.len() {
+                bar.set_message(format!("waiting ({})", ctx.plan.operation.verb()));
+                bar.set_position(settled as u64);
+            } else {
+                bar.set_position(accepted as u64);
+            }
+        }
+    }
+
+    pub fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+/// A result that `--wait` no longer waits for.
+fn is_final(r: &ResultItem) -> bool {
+    r.error.is_some()
+        || matches!(
+            r.status,
+            Status::Stopped
+                | Status::Deleted
+                | Status::AlreadyStopped
+                | Status::NotFound
+                | Status::Failed
+        )
+}
+
+/// `cloudstop completions <shell>`: the script on stdout.
 pub fn completions(shell: CompletionShell) -> u8 {
+    let mut buf = Vec::new();
+    completions_to(shell, &mut buf);
+    write_stdout(&buf)
+}
+
+fn completions_to(shell: CompletionShell, out: &mut Vec<u8>) {
     use clap_complete::Shell;
     let shell = match shell {
         CompletionShell::Bash => Shell::Bash,
@@ -77,69 +274,612 @@ pub fn completions(shell: CompletionShell) -> u8 {
         CompletionShell::Powershell => Shell::PowerShell,
         CompletionShell::Elvish => Shell::Elvish,
     };
-    let mut cmd = Cli::command();
-    clap_complete::generate(shell, &mut cmd, "cloudstop", &mut std::io::stdout());
-    0
+    clap_complete::generate(shell, &mut Cli::command(), "cloudstop", out);
 }
 
+/// `cloudstop man`: the man page (roff) on stdout, subcommands included.
 pub fn man() -> u8 {
     let mut buf = Vec::new();
-    if clap_mangen::Man::new(Cli::command())
-        .render(&mut buf)
-        .is_err()
-    {
+    if render_man(&mut buf).is_err() {
         return 1;
     }
-    let _ = std::io::stdout().write_all(&buf);
-    0
+    write_stdout(&buf)
 }
 
-pub fn providers(args: &ProvidersArgs, _env: &Env) -> u8 {
-    let ops = ["job stop", "server stop", "cluster delete"];
-    let table: Vec<(ProviderName, Vec<bool>)> = ProviderName::ALL
-        .iter()
-        .map(|p| {
-            let offered = providers::operations(*p);
-            (
-                *p,
-                ops.iter()
-                    .map(|o| offered.iter().any(|x| x.verb() == *o))
-                    .collect(),
-            )
-        })
-        .collect();
-    match args.output {
-        OutputFormat::Json => {
-            let v: Vec<serde_json::Value> = table
-                .iter()
-                .map(|(p, flags)| {
-                    let supported: Vec<&str> = ops
-                        .iter()
-                        .zip(flags)
-                        .filter(|(_, f)| **f)
-                        .map(|(o, _)| *o)
-                        .collect();
-                    serde_json::json!({"provider": p.as_str(), "operations": supported})
-                })
-                .collect();
-            println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
-        }
-        OutputFormat::Text => {
-            println!(
-                "{:10}  {:9}  {:11}  {:14}",
-                "PROVIDER", "JOB STOP", "SERVER STOP", "CLUSTER DELETE"
-            );
-            for (p, flags) in &table {
-                let m = |b: bool| if b { "yes" } else { "-" };
-                println!(
-                    "{:10}  {:9}  {:11}  {:14}",
-                    p.as_str(),
-                    m(flags[0]),
-                    m(flags[1]),
-                    m(flags[2])
-                );
+fn render_man(buf: &mut Vec<u8>) -> std::io::Result<()> {
+    let cmd = Cli::command();
+    clap_mangen::Man::new(cmd.clone()).render(buf)?;
+    // One page: each verb's options and examples follow as sections.
+    for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+        let leaves: Vec<(String, clap::Command)> = if sub.has_subcommands() {
+            sub.get_subcommands()
+                .map(|l| (format!("{} {}", sub.get_name(), l.get_name()), l.clone()))
+                .collect()
+        } else {
+            vec![(sub.get_name().to_string(), sub.clone())]
+        };
+        for (name, leaf) in leaves {
+            let full = format!("cloudstop {name}");
+            let title = full.to_uppercase();
+            let leaf = leaf.bin_name(full);
+            writeln!(buf, ".SH \"{title}\"")?;
+            let man = clap_mangen::Man::new(leaf.clone());
+            // The verb's own headings are subsections of its section.
+            let mut part = Vec::new();
+            man.render_synopsis_section(&mut part)?;
+            if leaf.get_arguments().any(|a| !a.is_hide_set()) {
+                man.render_options_section(&mut part)?;
+            }
+            for line in String::from_utf8_lossy(&part).lines() {
+                match line.strip_prefix(".SH ") {
+                    Some(h) => writeln!(buf, ".SS {h}")?,
+                    None => writeln!(buf, "{line}")?,
+                }
+            }
+            if let Some(after) = leaf.get_after_help() {
+                writeln!(buf, ".PP")?;
+                for line in after.to_string().lines() {
+                    writeln!(buf, "{}\n.br", roff_escape(line.trim_start()))?;
+                }
             }
         }
     }
+    Ok(())
+}
+
+fn roff_escape(s: &str) -> String {
+    let s = s.replace('\\', "\\\\").replace('-', "\\-");
+    if s.starts_with('.') || s.starts_with('\'') {
+        format!("\\&{s}")
+    } else {
+        s
+    }
+}
+
+fn write_stdout(buf: &[u8]) -> u8 {
+    let mut out = std::io::stdout().lock();
+    // A closed pipe (`| head`) is not an error worth a panic.
+    let _ = out.write_all(buf);
+    let _ = out.flush();
     0
+}
+
+/// The operations of the grammar, in the order of the command tree.
+const OPERATIONS: [Operation; 3] = [
+    Operation::JobStop,
+    Operation::ServerStop,
+    Operation::ClusterDelete,
+];
+
+/// A setting a provider reads, and where it comes from (SPEC's order).
+struct Setting {
+    name: &'static str,
+    required: &'static str,
+    flag: &'static str,
+    env: &'static [&'static str],
+    elsewhere: &'static str,
+}
+
+/// What each provider needs: a static description (the operations come from
+/// `providers::operations`, so a provider that gains one shows it at once).
+struct ProviderInfo {
+    /// Each alternative is a set of variables that together hold a key pair.
+    env_pairs: &'static [[&'static str; 2]],
+    env_optional: &'static [&'static str],
+    /// `[profiles.<p>.<provider>]` keys holding the key pair.
+    profile_keys: [&'static str; 2],
+    /// The provider's own credential files, as shown.
+    files: &'static [&'static str],
+    settings: &'static [Setting],
+}
+
+fn info(p: ProviderName) -> ProviderInfo {
+    match p {
+        ProviderName::Tencent => ProviderInfo {
+            env_pairs: &[["TENCENTCLOUD_SECRET_ID", "TENCENTCLOUD_SECRET_KEY"]],
+            env_optional: &["TENCENTCLOUD_TOKEN"],
+            profile_keys: ["secret_id", "secret_key"],
+            files: &[
+                "~/.tencentcloud/credentials (TENCENTCLOUD_CREDENTIALS_FILE)",
+                "/etc/tencentcloud/credentials",
+                "~/.tccli/<profile>.credential",
+            ],
+            settings: &[
+                Setting {
+                    name: "region",
+                    required: "required",
+                    flag: "--region",
+                    env: &["CLOUDSTOP_REGION", "TENCENTCLOUD_REGION"],
+                    elsewhere: "profile `region`, ~/.tccli/<profile>.configure",
+                },
+                Setting {
+                    name: "endpoint",
+                    required: "optional",
+                    flag: "--endpoint",
+                    env: &["CLOUDSTOP_TENCENT_ENDPOINT"],
+                    elsewhere: "profile `endpoint`",
+                },
+            ],
+        },
+        ProviderName::Huawei => ProviderInfo {
+            env_pairs: &[["HUAWEICLOUD_SDK_AK", "HUAWEICLOUD_SDK_SK"]],
+            env_optional: &["HUAWEICLOUD_SDK_SECURITY_TOKEN"],
+            profile_keys: ["ak", "sk"],
+            files: &["~/.huaweicloud/credentials (HUAWEICLOUD_SDK_CREDENTIALS_FILE)"],
+            settings: &[
+                Setting {
+                    name: "region",
+                    required: "required",
+                    flag: "--region",
+                    env: &["CLOUDSTOP_REGION"],
+                    elsewhere: "profile `region`",
+                },
+                Setting {
+                    name: "project id",
+                    required: "looked up from IAM by region when absent",
+                    flag: "--project-id",
+                    env: &["CLOUDSTOP_PROJECT_ID", "HUAWEICLOUD_SDK_PROJECT_ID"],
+                    elsewhere: "profile `project_id`, ~/.huaweicloud/credentials",
+                },
+                Setting {
+                    name: "endpoint",
+                    required: "optional",
+                    flag: "--endpoint",
+                    env: &["CLOUDSTOP_HUAWEI_ENDPOINT", "HUAWEICLOUD_SDK_IAM_ENDPOINT"],
+                    elsewhere: "profile `endpoint`, `iam_endpoint`",
+                },
+            ],
+        },
+        ProviderName::Qingcloud => ProviderInfo {
+            env_pairs: &[
+                ["QINGCLOUD_ACCESS_KEY_ID", "QINGCLOUD_SECRET_ACCESS_KEY"],
+                ["QINGCLOUD_ACCESS_KEY", "QINGCLOUD_SECRET_KEY"],
+            ],
+            env_optional: &[],
+            profile_keys: ["access_key_id", "secret_access_key"],
+            files: &["~/.qingcloud/config.yaml"],
+            settings: &[
+                Setting {
+                    name: "zone",
+                    required: "required",
+                    flag: "--zone",
+                    env: &["CLOUDSTOP_ZONE", "QINGCLOUD_ZONE"],
+                    elsewhere: "profile `zone`, ~/.qingcloud/config.yaml `zone`",
+                },
+                Setting {
+                    name: "run user",
+                    required: "required by cluster delete",
+                    flag: "--run-user",
+                    env: &["CLOUDSTOP_RUN_USER"],
+                    elsewhere: "profile `run_user`",
+                },
+                Setting {
+                    name: "endpoint",
+                    required: "optional",
+                    flag: "--endpoint",
+                    env: &[
+                        "CLOUDSTOP_QINGCLOUD_ENDPOINT",
+                        "CLOUDSTOP_QINGCLOUD_IAAS_ENDPOINT",
+                    ],
+                    elsewhere: "profile `endpoint`, `iaas_endpoint`",
+                },
+            ],
+        },
+    }
+}
+
+/// One place credentials could come from, and whether they are there. Only presence
+/// is checked: no secret is read into this, let alone printed.
+struct Source {
+    kind: &'static str,
+    detail: String,
+    present: bool,
+}
+
+/// The config file as `providers` sees it: loaded, or the reason it cannot be.
+struct Profiles {
+    name: String,
+    explicit: bool,
+    path: Option<PathBuf>,
+    file: Result<ConfigFile, String>,
+}
+
+impl Profiles {
+    fn load(args: &ProvidersArgs, env: &Env) -> Profiles {
+        let (name, explicit) = match &args.profile {
+            Some(p) => (p.clone(), true),
+            None => (
+                env.get("CLOUDSTOP_PROFILE")
+                    .unwrap_or("default")
+                    .to_string(),
+                false,
+            ),
+        };
+        let path = env.config_path();
+        let file = ConfigFile::load(path.clone(), &providers::PROFILE_SECTIONS)
+            .map_err(|e| e.message.clone());
+        Profiles {
+            name,
+            explicit,
+            path,
+            file,
+        }
+    }
+
+    fn display_path(&self) -> String {
+        self.path
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|| "~/.config/cloudstop/config.toml".into())
+    }
+}
+
+fn home_file(env: &Env, shown: &str) -> Option<PathBuf> {
+    shown
+        .strip_prefix("~/")
+        .and_then(|rest| Some(env.home()?.join(rest)))
+        .or_else(|| shown.starts_with('/').then(|| PathBuf::from(shown)))
+}
+
+/// Where credentials could be found for `p`, in the order the provider reads them.
+fn sources(p: ProviderName, env: &Env, profiles: &Profiles) -> Vec<Source> {
+    let i = info(p);
+    let env_sources = i.env_pairs.iter().map(|pair| Source {
+        kind: "env",
+        detail: pair.join(" + "),
+        present: pair.iter().all(|v| env.get(v).is_some()),
+    });
+    let profile = {
+        let section = profiles
+            .file
+            .as_ref()
+            .ok()
+            .and_then(|f| f.section(&profiles.name, p.as_str()));
+        let present = section.is_some_and(|s| {
+            i.profile_keys.iter().all(|k| {
+                s.get(*k)
+                    .and_then(|v| v.as_str())
+                    .is_some_and(|v| !v.is_empty())
+            })
+        });
+        let detail = match &profiles.file {
+            Ok(_) => format!(
+                "[profiles.{}.{}] {} in {}",
+                profiles.name,
+                p.as_str(),
+                i.profile_keys.join(" + "),
+                profiles.display_path()
+            ),
+            Err(e) => format!("config file unusable: {e}"),
+        };
+        Source {
+            kind: "profile",
+            detail,
+            present,
+        }
+    };
+    let files = i.files.iter().map(|shown| {
+        let (path_part, override_var) = match shown.split_once(" (") {
+            Some((path, var)) => (path, Some(var.trim_end_matches(')'))),
+            None => (*shown, None),
+        };
+        let path_part = path_part.replace("<profile>", &profiles.name);
+        let path = override_var
+            .and_then(|v| env.get(v))
+            .map(PathBuf::from)
+            .or_else(|| home_file(env, &path_part));
+        Source {
+            kind: "file",
+            detail: path
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or(path_part),
+            present: path.is_some_and(|p| p.is_file()),
+        }
+    });
+    // SPEC: an explicit --profile goes before the environment.
+    let mut out: Vec<Source> = Vec::new();
+    if profiles.explicit {
+        out.push(profile);
+        out.extend(env_sources);
+    } else {
+        out.extend(env_sources);
+        out.push(profile);
+    }
+    out.extend(files);
+    out
+}
+
+/// `cloudstop providers`: providers × operations, what each needs, and where
+/// credentials were found for the current profile.
+pub fn providers(args: &ProvidersArgs, env: &Env) -> u8 {
+    let profiles = Profiles::load(args, env);
+    let text = match args.output {
+        OutputFormat::Json => {
+            let mut s = serde_json::to_string_pretty(&providers_json(env, &profiles))
+                .expect("a JSON value serialises");
+            s.push('\n');
+            s
+        }
+        OutputFormat::Text => providers_text(env, &profiles),
+    };
+    write_stdout(text.as_bytes())
+}
+
+fn offered(p: ProviderName) -> Vec<&'static str> {
+    let ops = providers::operations(p);
+    OPERATIONS
+        .iter()
+        .filter(|o| ops.contains(o))
+        .map(|o| o.verb())
+        .collect()
+}
+
+fn providers_json(env: &Env, profiles: &Profiles) -> serde_json::Value {
+    let list: Vec<serde_json::Value> = ProviderName::ALL
+        .iter()
+        .map(|&p| {
+            let i = info(p);
+            let srcs = sources(p, env, profiles);
+            let found = srcs.iter().find(|s| s.present);
+            json!({
+                "provider": p.as_str(),
+                "operations": offered(p),
+                "credentials": {
+                    "env": i.env_pairs,
+                    "env_optional": i.env_optional,
+                    "profile_keys": i.profile_keys,
+                    "files": i.files,
+                    "found": found.map(|s| json!({"source": s.kind, "detail": s.detail})),
+                    "sources": srcs.iter().map(|s| json!({
+                        "source": s.kind, "detail": s.detail, "present": s.present
+                    })).collect::<Vec<_>>(),
+                },
+                "settings": i.settings.iter().map(|s| json!({
+                    "name": s.name,
+                    "required": s.required,
+                    "flag": s.flag,
+                    "env": s.env,
+                    "env_set": s.env.iter().find(|v| env.get(v).is_some()),
+                    "elsewhere": s.elsewhere,
+                })).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    json!({
+        "profile": profiles.name,
+        "config_file": profiles.display_path(),
+        "config_error": profiles.file.as_ref().err(),
+        "providers": list,
+    })
+}
+
+fn providers_text(env: &Env, profiles: &Profiles) -> String {
+    let mut header: Vec<String> = vec!["PROVIDER".into()];
+    header.extend(OPERATIONS.iter().map(|o| o.verb().to_uppercase()));
+    header.push("CREDENTIALS".into());
+    let mut rows = vec![header];
+    for &p in &ProviderName::ALL {
+        let ops = providers::operations(p);
+        let mut r = vec![p.as_str().to_string()];
+        r.extend(
+            OPERATIONS
+                .iter()
+                .map(|o| if ops.contains(o) { "yes" } else { "-" }.to_string()),
+        );
+        r.push(
+            sources(p, env, profiles)
+                .iter()
+                .find(|s| s.present)
+                .map_or("not found".to_string(), |s| s.kind.to_string()),
+        );
+        rows.push(r);
+    }
+    let mut out = table(&rows);
+    out.push_str(&format!(
+        "\nProfile \"{}\" ({}), config file {}\n",
+        profiles.name,
+        if profiles.explicit {
+            "--profile, goes before the environment"
+        } else {
+            "CLOUDSTOP_PROFILE or default"
+        },
+        profiles.display_path()
+    ));
+    if let Err(e) = &profiles.file {
+        out.push_str(&format!("  config file unusable: {e}\n"));
+    }
+    for &p in &ProviderName::ALL {
+        let i = info(p);
+        let ops = offered(p);
+        out.push_str(&format!("\n{}\n", p.as_str()));
+        out.push_str(&format!(
+            "  operations   {}\n",
+            if ops.is_empty() {
+                "none yet".to_string()
+            } else {
+                ops.join(", ")
+            }
+        ));
+        let pairs: Vec<String> = i.env_pairs.iter().map(|pair| pair.join(" + ")).collect();
+        let mut env_text = pairs.join(", or ");
+        if !i.env_optional.is_empty() {
+            env_text.push_str(&format!(" (optional {})", i.env_optional.join(", ")));
+        }
+        out.push_str(&format!("  credentials  {env_text}\n"));
+        out.push_str(&format!("  profile keys {}\n", i.profile_keys.join(", ")));
+        out.push_str(&format!("  files        {}\n", i.files.join(", ")));
+        for s in i.settings {
+            let set = s
+                .env
+                .iter()
+                .find(|v| env.get(v).is_some())
+                .map(|v| format!("; set by {v}"))
+                .unwrap_or_default();
+            out.push_str(&format!(
+                "  {:<12} {}, {}, {} ({}{set})\n",
+                s.name,
+                s.flag,
+                s.env.join(", "),
+                s.elsewhere,
+                s.required,
+            ));
+        }
+        out.push_str("  found        ");
+        let srcs = sources(p, env, profiles);
+        match srcs.iter().find(|s| s.present) {
+            Some(s) => out.push_str(&format!("{}: {}\n", s.kind, s.detail)),
+            None => out.push_str("nowhere; looked in:\n"),
+        }
+        if srcs.iter().all(|s| !s.present) {
+            for s in &srcs {
+                out.push_str(&format!("               - {}: {}\n", s.kind, s.detail));
+            }
+        }
+    }
+    out
+}
+
+/// Left-aligned columns two spaces apart; the last column is not padded.
+fn table(rows: &[Vec<String>]) -> String {
+    let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let mut widths = vec![0usize; cols];
+    for r in rows {
+        for (w, c) in widths.iter_mut().zip(r) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    let mut out = String::new();
+    for r in rows {
+        let mut line = String::new();
+        for (i, c) in r.iter().enumerate() {
+            if i > 0 {
+                line.push_str("  ");
+            }
+            line.push_str(c);
+            if i + 1 < r.len() {
+                line.push_str(&" ".repeat(widths[i] - c.chars().count()));
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::envelope::{Envelope, ResultItem, Status};
+    use crate::error::{Error, ErrorKind};
+    use std::collections::BTreeMap;
+
+    fn sample() -> Envelope {
+        let mut loc = BTreeMap::new();
+        loc.insert("region".to_string(), "ap-guangzhou".to_string());
+        Envelope::build(
+            "tencent",
+            "job.stop",
+            loc,
+            false,
+            vec![
+                ResultItem::new("job-rybewp57", Status::Stopping),
+                ResultItem::failed(
+                    "job-aaaaaaaa",
+                    &Error::new(ErrorKind::NotFound, "no such job")
+                        .with_code("ResourceNotFound.Job"),
+                ),
+                ResultItem::failed(
+                    "job-bbbbbbbb",
+                    &Error::new(ErrorKind::Provider, "job is\nbusy"),
+                )
+                .with_job_id(Some("j-1".into())),
+            ],
+            vec![],
+            None,
+            false,
+            182,
+        )
+    }
+
+    #[test]
+    fn text_table_is_aligned_and_plain() {
+        let t = text(&sample());
+        assert!(!t.contains('\x1b'));
+        insta::assert_snapshot!(t);
+    }
+
+    #[test]
+    fn colour_only_wraps_cells_and_keeps_alignment() {
+        let plain = text_styled(&sample(), false);
+        let coloured = text_styled(&sample(), true);
+        assert!(coloured.contains("\x1b[32m") && coloured.contains("\x1b[31m"));
+        let stripped = strip_ansi(&coloured);
+        assert_eq!(stripped, plain);
+    }
+
+    fn strip_ansi(s: &str) -> String {
+        let mut out = String::new();
+        let mut chars = s.chars();
+        while let Some(c) = chars.next() {
+            if c == '\x1b' {
+                for d in chars.by_ref() {
+                    if d == 'm' {
+                        break;
+                    }
+                }
+            } else {
+                out.push(c);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn colour_needs_a_terminal_and_no_dumb_term() {
+        let env = Env::from_pairs(&[("TERM", "xterm-256color")]);
+        assert!(!color_wanted(false, &env));
+        let dumb = Env::from_pairs(&[("TERM", "dumb")]);
+        assert!(!color_wanted(true, &dumb));
+        assert!(color_wanted(true, &env));
+        let no_color = Env::from_pairs(&[("TERM", "xterm"), ("NO_COLOR", "1")]);
+        assert!(!color_wanted(true, &no_color));
+    }
+
+    #[test]
+    fn providers_follow_operations_and_never_print_secrets() {
+        let home = tempfile::tempdir().unwrap();
+        let h = home.path().to_str().unwrap();
+        let env = Env::from_pairs(&[
+            ("HOME", h),
+            ("TENCENTCLOUD_SECRET_ID", "AKIDsecretidvalue"),
+            ("TENCENTCLOUD_SECRET_KEY", "very-secret-key-value"),
+        ]);
+        let args = ProvidersArgs {
+            profile: None,
+            output: OutputFormat::Json,
+        };
+        let profiles = Profiles::load(&args, &env);
+        let v = providers_json(&env, &profiles);
+        let text = providers_text(&env, &profiles);
+        for out in [v.to_string(), text] {
+            assert!(!out.contains("very-secret-key-value") && !out.contains("AKIDsecretidvalue"));
+        }
+        for p in v["providers"].as_array().unwrap() {
+            let name = p["provider"].as_str().unwrap();
+            let pn = *ProviderName::ALL
+                .iter()
+                .find(|x| x.as_str() == name)
+                .unwrap();
+            let ops: Vec<&str> = providers::operations(pn).iter().map(|o| o.verb()).collect();
+            assert_eq!(p["operations"], json!(ops));
+        }
+        let tencent = v["providers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["provider"] == "tencent")
+            .unwrap();
+        assert_eq!(tencent["credentials"]["found"]["source"], "env");
+    }
 }
