@@ -57,7 +57,7 @@ async fn interrupted_wait(signal: &str) -> (i32, Value) {
     let pid = child.id().to_string();
     let signal = signal.to_string();
     let out = tokio::task::spawn_blocking(move || {
-        std::thread::sleep(Duration::from_millis(700));
+        std::thread::sleep(Duration::from_millis(1500));
         Command::new("kill")
             .args([&format!("-{signal}"), &pid])
             .status()
