@@ -179,6 +179,15 @@ pub fn error_exit_code(e: &ErrorInfo) -> u8 {
 }
 
 /// The winning code among several (SPEC's precedence); 0 when all are 0.
+///
+/// ```
+/// use cloudstop::envelope::combine_exit_codes;
+/// // Credentials beat failures, which beat transient errors, wait timeouts, not-found.
+/// assert_eq!(combine_exit_codes([4, 6, 5, 1, 3]), 3);
+/// assert_eq!(combine_exit_codes([4, 6, 5]), 5);
+/// assert_eq!(combine_exit_codes([4, 0]), 4);
+/// assert_eq!(combine_exit_codes([0, 0]), 0);
+/// ```
 pub fn combine_exit_codes(codes: impl IntoIterator<Item = u8>) -> u8 {
     let mut best: Option<usize> = None;
     let mut other = exit::OK;
