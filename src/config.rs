@@ -269,6 +269,43 @@ impl<'a> SectionReader<'a> {
     }
 }
 
+/// Refuses a key with surrounding blanks, as the official SDKs do: a copy-paste slip
+/// that would otherwise surface as a signature mismatch.
+pub fn check_key(value: &str, what: &str) -> Result<(), Error> {
+    if value.trim() != value {
+        return Err(Error::config(format!(
+            "{what} has leading or trailing whitespace"
+        )));
+    }
+    Ok(())
+}
+
+/// A key id and its secret from one source: both (checked for blanks), neither, or a
+/// config error naming the half that is missing. `place` says where, e.g.
+/// `" in [profiles.default.tencent] in ~/.config/cloudstop/config.toml"` (or `""`).
+pub fn key_pair<'a>(
+    id: Option<&'a str>,
+    secret: Option<&'a str>,
+    id_name: &str,
+    secret_name: &str,
+    place: &str,
+) -> Result<Option<(&'a str, &'a str)>, Error> {
+    match (id, secret) {
+        (Some(i), Some(k)) => {
+            check_key(i, id_name)?;
+            check_key(k, secret_name)?;
+            Ok(Some((i, k)))
+        }
+        (Some(_), None) => Err(Error::config(format!(
+            "{id_name} is set{place} but {secret_name} is not"
+        ))),
+        (None, Some(_)) => Err(Error::config(format!(
+            "{secret_name} is set{place} but {id_name} is not"
+        ))),
+        (None, None) => Ok(None),
+    }
+}
+
 /// A value and where it was found (named in `-v` logs, never the value itself when secret).
 #[derive(Debug, Clone)]
 pub struct Found<T> {
@@ -386,6 +423,20 @@ mod tests {
             .err()
             .unwrap();
         assert!(e.message.contains("unknown key 'bogus'"));
+    }
+
+    #[test]
+    fn key_pairs_are_both_or_neither() {
+        assert_eq!(
+            key_pair(Some("a"), Some("b"), "ID", "KEY", "").unwrap(),
+            Some(("a", "b"))
+        );
+        assert_eq!(key_pair(None, None, "ID", "KEY", "").unwrap(), None);
+        let e = key_pair(Some("a"), None, "ID", "KEY", " in x").unwrap_err();
+        assert_eq!(e.message, "ID is set in x but KEY is not");
+        assert_eq!(e.kind, crate::error::ErrorKind::Config);
+        let e = key_pair(Some("a"), Some(" b"), "ID", "KEY", "").unwrap_err();
+        assert!(e.message.contains("KEY has leading or trailing whitespace"));
     }
 
     #[test]

@@ -415,6 +415,44 @@ impl Transport {
     }
 }
 
+/// A base URL from `--endpoint` and its fallbacks: `https://` assumed for a bare host
+/// (tccli stores hosts), a trailing `/` dropped, a path prefix kept (the provider
+/// appends its own paths). `example` shows a good value in the error message.
+pub fn base_url(endpoint: &str, example: &str) -> Result<String, Error> {
+    let e = endpoint.trim();
+    let with_scheme = if e.contains("://") {
+        e.to_string()
+    } else {
+        format!("https://{e}")
+    };
+    let bad = |why: String| {
+        Error::usage(format!(
+            "malformed endpoint {}: {why}; expected a URL such as {example}",
+            crate::plan::quote(endpoint)
+        ))
+    };
+    let url = reqwest::Url::parse(&with_scheme).map_err(|err| bad(err.to_string()))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(bad("an http(s) URL with a host is needed".into()));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(bad("it must not have a query or fragment".into()));
+    }
+    Ok(with_scheme.trim_end_matches('/').to_string())
+}
+
+/// The `Host` header reqwest sends for `url`: the host, and `:port` only when it is not
+/// the scheme's default. Signers cover it, so it must be exactly what goes out.
+pub fn host_header(url: &str) -> Result<String, Error> {
+    let u = reqwest::Url::parse(url)
+        .map_err(|e| Error::usage(format!("malformed endpoint URL: {e}")))?;
+    let host = u.host_str().unwrap_or_default();
+    Ok(match u.port() {
+        Some(p) => format!("{host}:{p}"),
+        None => host.to_string(),
+    })
+}
+
 /// Full jitter: a uniform delay between 0 and min(cap, base * 2^attempt).
 pub fn backoff(attempt: u32) -> Duration {
     let ceiling = BACKOFF_BASE
@@ -459,6 +497,42 @@ mod tests {
         assert_eq!(r.url, "https://h/api?a=1&signature=[redacted]&b=2");
         let dbg = format!("{:?}", req());
         assert!(!dbg.contains("deadbeef") && !dbg.contains("tok-secret") && !dbg.contains("abc"));
+    }
+
+    #[test]
+    fn endpoints_and_hosts() {
+        assert_eq!(
+            host_header("https://batch.tencentcloudapi.com/").unwrap(),
+            "batch.tencentcloudapi.com"
+        );
+        assert_eq!(
+            host_header("http://127.0.0.1:8080/v1/x").unwrap(),
+            "127.0.0.1:8080"
+        );
+        assert_eq!(host_header("https://h:443/").unwrap(), "h");
+        assert_eq!(host_header("http://[::1]:9/").unwrap(), "[::1]:9");
+        assert_eq!(
+            base_url("batch.tencentcloudapi.com", "x").unwrap(),
+            "https://batch.tencentcloudapi.com"
+        );
+        assert_eq!(
+            base_url("http://127.0.0.1:9/prefix/", "x").unwrap(),
+            "http://127.0.0.1:9/prefix"
+        );
+        for bad in [
+            "ftp://x",
+            "http://",
+            "http://h/?a=1",
+            "http://h/#f",
+            "https://exa mple.com",
+        ] {
+            let e = base_url(bad, "https://example.com").unwrap_err();
+            assert!(
+                e.message.contains("https://example.com"),
+                "{bad}: {}",
+                e.message
+            );
+        }
     }
 
     #[test]

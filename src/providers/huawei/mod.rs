@@ -5,12 +5,14 @@
 mod ecs;
 pub mod signer;
 
-use crate::config::{in_order, read_ini_section, Found, Secret, SectionReader};
+use crate::config::{in_order, key_pair, read_ini_section, Found, Secret, SectionReader};
 use crate::envelope::CredentialsUsed;
 use crate::error::{Error, ErrorKind};
 use crate::plan::{quote, Operation, Plan};
 use crate::providers::Ctx;
-use crate::transport::{Api, HttpRequest, RawResponse, RetrySafety, Sensitive};
+use crate::transport::{
+    base_url, host_header, Api, HttpRequest, RawResponse, RetrySafety, Sensitive,
+};
 use serde::Deserialize;
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -110,15 +112,6 @@ pub struct Huawei {
     iam_base: String,
 }
 
-fn check_key(value: &str, what: &str) -> Result<(), Error> {
-    if value.trim() != value {
-        return Err(Error::config(format!(
-            "{what} has leading or trailing whitespace"
-        )));
-    }
-    Ok(())
-}
-
 impl Huawei {
     fn resolve(ctx: &Ctx) -> Result<Huawei, Error> {
         let plan = &ctx.plan;
@@ -197,7 +190,7 @@ impl Huawei {
             .or_else(|| env.get("CLOUDSTOP_HUAWEI_ENDPOINT").map(str::to_string))
             .or_else(|| section.get("endpoint").map(str::to_string));
         let ecs_base = match &endpoint {
-            Some(e) => base_url(e)?,
+            Some(e) => base_url(e, "https://ecs.cn-north-4.myhuaweicloud.com")?,
             None => format!("https://ecs.{region}.myhuaweicloud.com"),
         };
         let iam = env
@@ -206,72 +199,43 @@ impl Huawei {
             .or(section.get("iam_endpoint"))
             .or(file_get("iam_endpoint"));
         let iam_base = match iam {
-            Some(e) => base_url(e)?,
+            Some(e) => base_url(e, "https://ecs.cn-north-4.myhuaweicloud.com")?,
             None => format!("https://iam.{region}.myhuaweicloud.com"),
         };
 
+        // One source gives both keys (and maybe a token), or neither.
+        let from = |pair: Option<(&str, &str)>, token: Option<&str>, source: String| {
+            pair.map(|(ak, sk)| Found {
+                value: Credentials {
+                    ak: ak.to_string(),
+                    sk: Secret::new(sk),
+                    token: token.filter(|t| !t.is_empty()).map(Secret::new),
+                },
+                source,
+            })
+        };
         let found = in_order(
             plan.explicit_profile,
-            || match (env.get("HUAWEICLOUD_SDK_AK"), env.get("HUAWEICLOUD_SDK_SK")) {
-                (Some(ak), Some(sk)) => {
-                    check_key(ak, "HUAWEICLOUD_SDK_AK")?;
-                    check_key(sk, "HUAWEICLOUD_SDK_SK")?;
-                    Ok(Some(Found {
-                        value: Credentials {
-                            ak: ak.to_string(),
-                            sk: Secret::new(sk),
-                            token: env
-                                .get("HUAWEICLOUD_SDK_SECURITY_TOKEN")
-                                .filter(|t| !t.is_empty())
-                                .map(Secret::new),
-                        },
-                        source: "environment (HUAWEICLOUD_SDK_AK, HUAWEICLOUD_SDK_SK)".into(),
-                    }))
-                }
-                (Some(_), None) => Err(Error::config(
-                    "HUAWEICLOUD_SDK_AK is set but HUAWEICLOUD_SDK_SK is not",
-                )),
-                (None, Some(_)) => Err(Error::config(
-                    "HUAWEICLOUD_SDK_SK is set but HUAWEICLOUD_SDK_AK is not",
-                )),
-                (None, None) => Ok(None),
+            || {
+                let (ak, sk) = ("HUAWEICLOUD_SDK_AK", "HUAWEICLOUD_SDK_SK");
+                let pair = key_pair(env.get(ak), env.get(sk), ak, sk, "")?;
+                let token = env.get("HUAWEICLOUD_SDK_SECURITY_TOKEN");
+                Ok(from(pair, token, format!("environment ({ak}, {sk})")))
             },
-            || match (section.get("ak"), section.get("sk")) {
-                (Some(ak), Some(sk)) => {
-                    check_key(ak, "ak")?;
-                    check_key(sk, "sk")?;
-                    Ok(Some(Found {
-                        value: Credentials {
-                            ak: ak.to_string(),
-                            sk: Secret::new(sk),
-                            token: section.get("security_token").map(Secret::new),
-                        },
-                        source: format!("profile {}", section.label()),
-                    }))
-                }
-                (None, None) => Ok(None),
-                _ => Err(Error::config(format!(
-                    "{} needs both ak and sk",
-                    section.label()
-                ))),
+            || {
+                let place = format!(" in {}", section.label());
+                let pair = key_pair(section.get("ak"), section.get("sk"), "ak", "sk", &place)?;
+                let token = section.get("security_token");
+                Ok(from(pair, token, format!("profile {}", section.label())))
             },
-            || match (file_get("ak"), file_get("sk")) {
-                (Some(ak), Some(sk)) => {
-                    check_key(ak, "ak")?;
-                    check_key(sk, "sk")?;
-                    Ok(Some(Found {
-                        value: Credentials {
-                            ak: ak.to_string(),
-                            sk: Secret::new(sk),
-                            token: file_get("security_token").map(Secret::new),
-                        },
-                        source: cred_file_name.clone(),
-                    }))
-                }
-                (None, None) => Ok(None),
-                _ => Err(Error::config(format!(
-                    "[basic] in {cred_file_name} needs both ak and sk"
-                ))),
+            || {
+                let place = format!(" in [basic] of {cred_file_name}");
+                let pair = key_pair(file_get("ak"), file_get("sk"), "ak", "sk", &place)?;
+                Ok(from(
+                    pair,
+                    file_get("security_token"),
+                    cred_file_name.clone(),
+                ))
             },
         )?;
         let (creds, used) = match found {
@@ -490,45 +454,6 @@ struct Call<'a> {
     project_header: bool,
 }
 
-/// A base URL from `--endpoint` & co: `https://` assumed for a bare host; a trailing
-/// `/` dropped; a path prefix kept.
-fn base_url(endpoint: &str) -> Result<String, Error> {
-    let e = endpoint.trim();
-    let with_scheme = if e.contains("://") {
-        e.to_string()
-    } else {
-        format!("https://{e}")
-    };
-    let url = reqwest::Url::parse(&with_scheme).map_err(|err| {
-        Error::usage(format!(
-            "malformed endpoint {}: {err}; expected a URL such as https://ecs.cn-north-4.myhuaweicloud.com",
-            quote(endpoint)
-        ))
-    })?;
-    if !matches!(url.scheme(), "http" | "https")
-        || url.host_str().is_none()
-        || url.query().is_some()
-    {
-        return Err(Error::usage(format!(
-            "malformed endpoint {}: expected an http(s) URL with a host and no query",
-            quote(endpoint)
-        )));
-    }
-    Ok(with_scheme.trim_end_matches('/').to_string())
-}
-
-/// The `Host` header reqwest will send for `url`: `:port` only when not the default.
-/// It is signed, so it must be exactly what goes out.
-fn host_header(url: &str) -> Result<String, Error> {
-    let u = reqwest::Url::parse(url)
-        .map_err(|e| Error::usage(format!("malformed endpoint URL: {e}")))?;
-    let host = u.host_str().unwrap_or_default();
-    Ok(match u.port() {
-        Some(p) => format!("{host}:{p}"),
-        None => host.to_string(),
-    })
-}
-
 /// A successful answer and its request id (header `X-Request-Id`).
 pub struct Answer<T> {
     pub data: T,
@@ -720,19 +645,5 @@ mod tests {
         ] {
             assert!(!project_id_ok(p), "{p}");
         }
-    }
-
-    #[test]
-    fn hosts_and_bases() {
-        assert_eq!(
-            host_header("http://127.0.0.1:8080/v1/x").unwrap(),
-            "127.0.0.1:8080"
-        );
-        assert_eq!(host_header("https://h:443/").unwrap(), "h");
-        assert_eq!(
-            base_url("http://127.0.0.1:9/prefix/").unwrap(),
-            "http://127.0.0.1:9/prefix"
-        );
-        assert!(base_url("ftp://x").is_err());
     }
 }

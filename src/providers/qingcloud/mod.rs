@@ -8,12 +8,12 @@ mod hpc;
 mod iaas;
 pub mod signer;
 
-use crate::config::{in_order, Found, Secret, SectionReader};
+use crate::config::{in_order, key_pair, Found, Secret, SectionReader};
 use crate::envelope::CredentialsUsed;
 use crate::error::{Error, ErrorKind};
 use crate::plan::{quote, Operation, Plan};
 use crate::providers::Ctx;
-use crate::transport::{HttpRequest, RawResponse, Sensitive};
+use crate::transport::{base_url, host_header, HttpRequest, RawResponse, Sensitive};
 use std::path::PathBuf;
 
 pub const OPERATIONS: &[Operation] = &[
@@ -179,32 +179,15 @@ pub struct Qingcloud {
     base: String,
 }
 
-fn check_key(value: &str, what: &str) -> Result<(), Error> {
-    if value.trim() != value {
-        return Err(Error::config(format!(
-            "{what} has leading or trailing whitespace"
-        )));
-    }
-    Ok(())
-}
-
 fn env_pair(ctx: &Ctx, id: &str, key: &str) -> Result<Option<Found<Credentials>>, Error> {
-    match (ctx.env.get(id), ctx.env.get(key)) {
-        (Some(i), Some(k)) => {
-            check_key(i, id)?;
-            check_key(k, key)?;
-            Ok(Some(Found {
-                value: Credentials {
-                    access_key_id: i.to_string(),
-                    secret_access_key: Secret::new(k),
-                },
-                source: format!("environment ({id}, {key})"),
-            }))
-        }
-        (Some(_), None) => Err(Error::config(format!("{id} is set but {key} is not"))),
-        (None, Some(_)) => Err(Error::config(format!("{key} is set but {id} is not"))),
-        (None, None) => Ok(None),
-    }
+    let pair = key_pair(ctx.env.get(id), ctx.env.get(key), id, key, "")?;
+    Ok(pair.map(|(i, k)| Found {
+        value: Credentials {
+            access_key_id: i.to_string(),
+            secret_access_key: Secret::new(k),
+        },
+        source: format!("environment ({id}, {key})"),
+    }))
 }
 
 impl Qingcloud {
@@ -292,7 +275,7 @@ or set CLOUDSTOP_RUN_USER, or run_user in {}",
                     .iaas_endpoint()
                     .unwrap_or_else(|| DEFAULT_IAAS_ENDPOINT.to_string()),
             };
-            iaas_base(&base_url(&endpoint)?)
+            iaas_base(&base_url(&endpoint, DEFAULT_IAAS_ENDPOINT)?)
         } else {
             let endpoint = plan
                 .endpoint
@@ -300,7 +283,7 @@ or set CLOUDSTOP_RUN_USER, or run_user in {}",
                 .or_else(|| env.get("CLOUDSTOP_QINGCLOUD_ENDPOINT").map(str::to_string))
                 .or_else(|| section.get("endpoint").map(str::to_string))
                 .unwrap_or_else(|| DEFAULT_HPC_ENDPOINT.to_string());
-            base_url(&endpoint)?
+            base_url(&endpoint, DEFAULT_HPC_ENDPOINT)?
         };
 
         let found = in_order(
@@ -313,26 +296,22 @@ or set CLOUDSTOP_RUN_USER, or run_user in {}",
                 Some(f) => Ok(Some(f)),
                 None => env_pair(ctx, "QINGCLOUD_ACCESS_KEY", "QINGCLOUD_SECRET_KEY"),
             },
-            || match (
-                section.get("access_key_id"),
-                section.get("secret_access_key"),
-            ) {
-                (Some(id), Some(key)) => {
-                    check_key(id, "access_key_id")?;
-                    check_key(key, "secret_access_key")?;
-                    Ok(Some(Found {
-                        value: Credentials {
-                            access_key_id: id.to_string(),
-                            secret_access_key: Secret::new(key),
-                        },
-                        source: format!("profile {}", section.label()),
-                    }))
-                }
-                (None, None) => Ok(None),
-                _ => Err(Error::config(format!(
-                    "{} needs both access_key_id and secret_access_key",
-                    section.label()
-                ))),
+            || {
+                let place = format!(" in {}", section.label());
+                let pair = key_pair(
+                    section.get("access_key_id"),
+                    section.get("secret_access_key"),
+                    "access_key_id",
+                    "secret_access_key",
+                    &place,
+                )?;
+                Ok(pair.map(|(id, key)| Found {
+                    value: Credentials {
+                        access_key_id: id.to_string(),
+                        secret_access_key: Secret::new(key),
+                    },
+                    source: format!("profile {}", section.label()),
+                }))
             },
             || {
                 let f = cli()?;
@@ -416,7 +395,7 @@ or qy_access_key_id and qy_secret_access_key in {}",
             signer::quote(&full_path),
             signer::wire_query(&signed)
         );
-        let mut headers = vec![("Host".to_string(), host_header(&url))];
+        let mut headers = vec![("Host".to_string(), host_header(url.as_str())?)];
         if !body.is_empty() {
             headers.push(("Content-Type".to_string(), CONTENT_TYPE.to_string()));
         }
@@ -474,7 +453,7 @@ or qy_access_key_id and qy_secret_access_key in {}",
                 url.path(),
                 signer::iaas_wire_query(&signed)
             ),
-            headers: vec![("Host".to_string(), host_header(&url))],
+            headers: vec![("Host".to_string(), host_header(url.as_str())?)],
             body: String::new(),
             sensitive: vec![Sensitive::QueryParam("signature")],
         })
@@ -482,14 +461,6 @@ or qy_access_key_id and qy_secret_access_key in {}",
 
     pub fn credentials_used(&self) -> CredentialsUsed {
         self.used
-    }
-}
-
-/// `Host`: the host, and the port when the URL names one.
-fn host_header(url: &reqwest::Url) -> String {
-    match url.port() {
-        Some(p) => format!("{}:{p}", url.host_str().unwrap_or_default()),
-        None => url.host_str().unwrap_or_default().to_string(),
     }
 }
 
@@ -522,34 +493,6 @@ fn percent_decode(s: &str) -> String {
         i += 1;
     }
     String::from_utf8_lossy(&out).into_owned()
-}
-
-/// A base URL from `--endpoint` & co: `https://` assumed for a bare host; a
-/// trailing `/` dropped; a path prefix kept.
-fn base_url(endpoint: &str) -> Result<String, Error> {
-    let e = endpoint.trim();
-    let with_scheme = if e.contains("://") {
-        e.to_string()
-    } else {
-        format!("https://{e}")
-    };
-    let url = reqwest::Url::parse(&with_scheme).map_err(|err| {
-        Error::usage(format!(
-            "malformed endpoint {}: {err}; expected a URL such as {DEFAULT_HPC_ENDPOINT}",
-            quote(endpoint)
-        ))
-    })?;
-    if !matches!(url.scheme(), "http" | "https")
-        || url.host_str().is_none()
-        || url.query().is_some()
-        || url.fragment().is_some()
-    {
-        return Err(Error::usage(format!(
-            "malformed endpoint {}: expected an http(s) URL with a host and no query",
-            quote(endpoint)
-        )));
-    }
-    Ok(with_scheme.trim_end_matches('/').to_string())
 }
 
 /// `ret_code` → kind and retryability (PROVIDERS.md §2 "Errors").
@@ -679,16 +622,6 @@ mod tests {
 
     #[test]
     fn endpoints() {
-        assert_eq!(
-            base_url("hpc-api.qingcloud.com").unwrap(),
-            "https://hpc-api.qingcloud.com"
-        );
-        assert_eq!(
-            base_url("http://127.0.0.1:9/prefix/").unwrap(),
-            "http://127.0.0.1:9/prefix"
-        );
-        assert!(base_url("ftp://x").is_err());
-        assert!(base_url("http://h/?a=1").is_err());
         assert_eq!(percent_decode("/a%20b/c"), "/a b/c");
         assert_eq!(
             iaas_base("https://api.qingcloud.com:443/iaas"),

@@ -6,12 +6,14 @@ mod batch;
 mod cvm;
 pub mod signer;
 
-use crate::config::{in_order, read_ini_section, read_json_file, Found, Secret, SectionReader};
+use crate::config::{
+    check_key, in_order, key_pair, read_ini_section, read_json_file, Found, Secret, SectionReader,
+};
 use crate::envelope::CredentialsUsed;
 use crate::error::{Error, ErrorKind};
 use crate::plan::{Operation, Plan};
 use crate::providers::Ctx;
-use crate::transport::{HttpRequest, RawResponse, Sensitive};
+use crate::transport::{base_url, host_header, HttpRequest, RawResponse, Sensitive};
 use serde::Deserialize;
 use std::path::PathBuf;
 
@@ -19,6 +21,8 @@ pub const OPERATIONS: &[Operation] = &[Operation::JobStop, Operation::ServerStop
 
 const PROFILE_KEYS: &[&str] = &["secret_id", "secret_key", "token", "region", "endpoint"];
 const CONTENT_TYPE: &str = "application/json";
+/// A good `--endpoint`, for error messages.
+const DEFAULT_EXAMPLE: &str = "https://batch.tencentcloudapi.com";
 
 /// One Tencent Cloud API service.
 #[derive(Debug, Clone, Copy)]
@@ -68,16 +72,6 @@ pub struct Tencent {
     region: String,
     /// Base URL override (`--endpoint`, `CLOUDSTOP_TENCENT_ENDPOINT`, profile, tccli).
     endpoint: Option<String>,
-}
-
-fn check_key(value: &str, what: &str) -> Result<(), Error> {
-    // The official SDKs refuse keys with surrounding blanks: a copy-paste slip.
-    if value.trim() != value {
-        return Err(Error::config(format!(
-            "{what} has leading or trailing whitespace"
-        )));
-    }
-    Ok(())
 }
 
 fn region_ok(r: &str) -> bool {
@@ -168,55 +162,45 @@ or region in {}, or _sys_param.region in ~/.tccli/{tccli_profile}.configure",
                     .map(str::to_string)
             });
         if let Some(e) = &endpoint {
-            base_url(e)?;
+            base_url(e, DEFAULT_EXAMPLE)?;
         }
 
         let found = in_order(
             plan.explicit_profile,
             || {
-                let id = env.get("TENCENTCLOUD_SECRET_ID");
-                let key = env.get("TENCENTCLOUD_SECRET_KEY");
-                match (id, key) {
-                    (Some(id), Some(key)) => {
-                        check_key(id, "TENCENTCLOUD_SECRET_ID")?;
-                        check_key(key, "TENCENTCLOUD_SECRET_KEY")?;
-                        Ok(Some(Found {
-                            value: Credentials {
-                                secret_id: id.to_string(),
-                                secret_key: Secret::new(key),
-                                token: env.get("TENCENTCLOUD_TOKEN").map(Secret::new),
-                            },
-                            source: "environment (TENCENTCLOUD_SECRET_ID, TENCENTCLOUD_SECRET_KEY)"
-                                .into(),
-                        }))
-                    }
-                    (Some(_), None) => Err(Error::config(
-                        "TENCENTCLOUD_SECRET_ID is set but TENCENTCLOUD_SECRET_KEY is not",
-                    )),
-                    (None, Some(_)) => Err(Error::config(
-                        "TENCENTCLOUD_SECRET_KEY is set but TENCENTCLOUD_SECRET_ID is not",
-                    )),
-                    (None, None) => Ok(None),
-                }
+                let pair = key_pair(
+                    env.get("TENCENTCLOUD_SECRET_ID"),
+                    env.get("TENCENTCLOUD_SECRET_KEY"),
+                    "TENCENTCLOUD_SECRET_ID",
+                    "TENCENTCLOUD_SECRET_KEY",
+                    "",
+                )?;
+                Ok(pair.map(|(id, key)| Found {
+                    value: Credentials {
+                        secret_id: id.to_string(),
+                        secret_key: Secret::new(key),
+                        token: env.get("TENCENTCLOUD_TOKEN").map(Secret::new),
+                    },
+                    source: "environment (TENCENTCLOUD_SECRET_ID, TENCENTCLOUD_SECRET_KEY)".into(),
+                }))
             },
-            || match (section.get("secret_id"), section.get("secret_key")) {
-                (Some(id), Some(key)) => {
-                    check_key(id, "secret_id")?;
-                    check_key(key, "secret_key")?;
-                    Ok(Some(Found {
-                        value: Credentials {
-                            secret_id: id.to_string(),
-                            secret_key: Secret::new(key),
-                            token: section.get("token").map(Secret::new),
-                        },
-                        source: format!("profile {}", section.label()),
-                    }))
-                }
-                (None, None) => Ok(None),
-                _ => Err(Error::config(format!(
-                    "{} needs both secret_id and secret_key",
-                    section.label()
-                ))),
+            || {
+                let place = format!(" in {}", section.label());
+                let pair = key_pair(
+                    section.get("secret_id"),
+                    section.get("secret_key"),
+                    "secret_id",
+                    "secret_key",
+                    &place,
+                )?;
+                Ok(pair.map(|(id, key)| Found {
+                    value: Credentials {
+                        secret_id: id.to_string(),
+                        secret_key: Secret::new(key),
+                        token: section.get("token").map(Secret::new),
+                    },
+                    source: format!("profile {}", section.label()),
+                }))
             },
             || sdk_files(ctx, &tccli_profile, tccli_dir.as_ref()),
         )?;
@@ -264,7 +248,7 @@ or tccli's ~/.tccli/{tccli_profile}.credential",
         body: String,
     ) -> Result<HttpRequest, Error> {
         let base = match &self.endpoint {
-            Some(e) => base_url(e)?,
+            Some(e) => base_url(e, DEFAULT_EXAMPLE)?,
             None => format!("https://{}.tencentcloudapi.com", service.name),
         };
         let url = format!("{base}/");
@@ -371,45 +355,6 @@ fn sdk_files(
         }
     }
     Ok(None)
-}
-
-/// A base URL from `--endpoint` & co: `https://` is assumed for a bare host (tccli
-/// stores hosts); a trailing `/` is dropped.
-fn base_url(endpoint: &str) -> Result<String, Error> {
-    let e = endpoint.trim();
-    let with_scheme = if e.contains("://") {
-        e.to_string()
-    } else {
-        format!("https://{e}")
-    };
-    let url = reqwest::Url::parse(&with_scheme).map_err(|err| {
-        Error::usage(format!(
-            "malformed endpoint {}: {err}; expected a URL such as https://batch.tencentcloudapi.com",
-            crate::plan::quote(endpoint)
-        ))
-    })?;
-    if !matches!(url.scheme(), "http" | "https")
-        || url.host_str().is_none()
-        || url.query().is_some()
-    {
-        return Err(Error::usage(format!(
-            "malformed endpoint {}: expected an http(s) URL with a host and no query",
-            crate::plan::quote(endpoint)
-        )));
-    }
-    Ok(with_scheme.trim_end_matches('/').to_string())
-}
-
-/// The `Host` header reqwest will send for `url`: the host, and `:port` when it is
-/// not the scheme's default. It is signed, so it must be exactly what goes out.
-fn host_header(url: &str) -> Result<String, Error> {
-    let u = reqwest::Url::parse(url)
-        .map_err(|e| Error::usage(format!("malformed endpoint URL: {e}")))?;
-    let host = u.host_str().unwrap_or_default();
-    Ok(match u.port() {
-        Some(p) => format!("{host}:{p}"),
-        None => host.to_string(),
-    })
 }
 
 /// `{"Response": {...}}`
@@ -532,29 +477,6 @@ mod tests {
         ] {
             assert!(!region_ok(r), "{r}");
         }
-    }
-
-    #[test]
-    fn hosts_carry_non_default_ports() {
-        assert_eq!(
-            host_header("https://batch.tencentcloudapi.com/").unwrap(),
-            "batch.tencentcloudapi.com"
-        );
-        assert_eq!(
-            host_header("http://127.0.0.1:8080/").unwrap(),
-            "127.0.0.1:8080"
-        );
-        assert_eq!(host_header("https://h:443/").unwrap(), "h");
-        assert_eq!(
-            base_url("batch.tencentcloudapi.com").unwrap(),
-            "https://batch.tencentcloudapi.com"
-        );
-        assert_eq!(
-            base_url("http://127.0.0.1:9/prefix/").unwrap(),
-            "http://127.0.0.1:9/prefix"
-        );
-        assert!(base_url("ftp://x").is_err());
-        assert!(base_url("http://").is_err());
     }
 
     mod props {
