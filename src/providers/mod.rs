@@ -142,6 +142,11 @@ impl Report {
         }
     }
 
+    /// Sorts requested ids into input order (ids not requested go last).
+    pub fn sort_in_input_order(&self, ids: &mut [String]) {
+        ids.sort_by_key(|id| self.index.get(id).copied().unwrap_or(usize::MAX));
+    }
+
     pub fn get(&self, id: &str) -> Option<ResultItem> {
         let i = *self.index.get(id)?;
         self.slots.lock().unwrap()[i].clone()

@@ -447,7 +447,7 @@ async fn wait(ctx: &Ctx, qc: &Qingcloud) {
         next_jobs.sort();
         jobs = next_jobs;
         let mut next_instances = still_instances.into_inner().unwrap();
-        next_instances.sort_by_key(|id| ctx.plan.ids.iter().position(|x| x == id));
+        ctx.report.sort_in_input_order(&mut next_instances);
         instances = next_instances;
     }
 }

@@ -400,7 +400,7 @@ async fn wait(ctx: &Ctx, tc: &Tencent, mut pending: Vec<String>) {
         })
         .await;
         let mut next = still.into_inner().unwrap();
-        next.sort_by_key(|id| ctx.plan.ids.iter().position(|x| x == id));
+        ctx.report.sort_in_input_order(&mut next);
         pending = next;
     }
 }
