@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{blocking, Run, Sandbox};
+use common::{Run, Sandbox};
 use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -53,11 +53,7 @@ fn with_project(uri: &str, extra: &[&str]) -> Vec<String> {
 }
 
 async fn run(sb: Sandbox, a: Vec<String>) -> Run {
-    blocking(move || {
-        let refs: Vec<&str> = a.iter().map(String::as_str).collect();
-        sb.run(&refs)
-    })
-    .await
+    sb.run_async(&a).await
 }
 
 fn action_path() -> String {

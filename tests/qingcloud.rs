@@ -5,7 +5,7 @@
 mod common;
 
 use base64::Engine;
-use common::{blocking, Run, Sandbox};
+use common::{Run, Sandbox};
 use hmac::{Hmac, Mac};
 use md5::Digest;
 use serde_json::{json, Value};
@@ -27,11 +27,7 @@ fn sandbox() -> Sandbox {
 }
 
 async fn run(sb: Sandbox, args: Vec<String>) -> Run {
-    blocking(move || {
-        let a: Vec<&str> = args.iter().map(String::as_str).collect();
-        sb.run(&a)
-    })
-    .await
+    sb.run_async(&args).await
 }
 
 fn args(server: &MockServer, extra: &[&str]) -> Vec<String> {

@@ -26,11 +26,7 @@ fn sandbox() -> Sandbox {
 }
 
 async fn run(sb: Sandbox, args: Vec<String>) -> Run {
-    blocking(move || {
-        let a: Vec<&str> = args.iter().map(String::as_str).collect();
-        sb.run(&a)
-    })
-    .await
+    sb.run_async(&args).await
 }
 
 /// `server stop -p qingcloud --zone pek3a --server-id <ids> --endpoint <mock> --rate 100 <extra>`

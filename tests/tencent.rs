@@ -41,12 +41,7 @@ fn action(a: &str) -> wiremock::matchers::HeaderExactMatcher {
 }
 
 async fn run(sb: Sandbox, args: &[&str]) -> common::Run {
-    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-    blocking(move || {
-        let a: Vec<&str> = args.iter().map(String::as_str).collect();
-        sb.run(&a)
-    })
-    .await
+    sb.run_async(args).await
 }
 
 fn stop_args<'a>(uri: &'a str, extra: &[&'a str]) -> Vec<&'a str> {

@@ -51,7 +51,7 @@ fn body(req: &Request) -> Value {
 }
 
 async fn run(sb: Sandbox, uri: &str, extra: &[&str]) -> common::Run {
-    let mut args: Vec<String> = [
+    let mut args = vec![
         "server",
         "stop",
         "-p",
@@ -62,16 +62,9 @@ async fn run(sb: Sandbox, uri: &str, extra: &[&str]) -> common::Run {
         uri,
         "--rate",
         "200",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    args.extend(extra.iter().map(|s| s.to_string()));
-    blocking(move || {
-        let a: Vec<&str> = args.iter().map(String::as_str).collect();
-        sb.run(&a)
-    })
-    .await
+    ];
+    args.extend_from_slice(extra);
+    sb.run_async(&args).await
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{blocking, Run, Sandbox};
+use common::{Run, Sandbox};
 use serde_json::{json, Value};
 use wiremock::matchers::{header, method};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -19,12 +19,7 @@ fn creds() -> Sandbox {
 }
 
 async fn run(sb: Sandbox, args: &[&str]) -> Run {
-    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-    blocking(move || {
-        let a: Vec<&str> = args.iter().map(String::as_str).collect();
-        sb.run(&a)
-    })
-    .await
+    sb.run_async(args).await
 }
 
 fn stop<'a>(uri: &'a str, extra: &[&'a str]) -> Vec<&'a str> {

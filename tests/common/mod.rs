@@ -62,6 +62,17 @@ impl Sandbox {
         self.run_with_stdin(args, "")
     }
 
+    /// Runs the binary from an async test, off the runtime's threads (the mock server
+    /// answers on them).
+    pub async fn run_async<S: AsRef<str>>(self, args: &[S]) -> Run {
+        let args: Vec<String> = args.iter().map(|a| a.as_ref().to_string()).collect();
+        blocking(move || {
+            let a: Vec<&str> = args.iter().map(String::as_str).collect();
+            self.run(&a)
+        })
+        .await
+    }
+
     pub fn run_with_stdin(&self, args: &[&str], stdin: &str) -> Run {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_cloudstop"));
         cmd.args(args)
