@@ -142,6 +142,23 @@ impl Report {
         }
     }
 
+    /// Records every id of `ids` as failed with `e` (`not_found` when `e` says the
+    /// resource is missing).
+    pub fn fail_all(&self, ids: &[String], e: &Error) {
+        for id in ids {
+            self.set(ResultItem::failed(id.clone(), e));
+        }
+    }
+
+    /// Turns the recorded result of `id` into `status` with error `e` (a status poll's
+    /// verdict), keeping its request and job ids.
+    pub fn mark(&self, id: &str, status: Status, e: &Error) {
+        self.update(id, |r| {
+            r.status = status;
+            r.error = Some(e.into());
+        });
+    }
+
     /// Sorts requested ids into input order (ids not requested go last).
     pub fn sort_in_input_order(&self, ids: &mut [String]) {
         ids.sort_by_key(|id| self.index.get(id).copied().unwrap_or(usize::MAX));

@@ -158,7 +158,7 @@ async fn stop_chunk(ctx: &Ctx, hw: &Huawei, chunk: Vec<String>) {
     let mut unsure_rounds = 0;
     loop {
         if let Some(e) = ctx.aborted() {
-            fail_all(ctx, &pending, &e);
+            ctx.report.fail_all(&pending, &e);
             return;
         }
         let err = match post(ctx, hw, &pending).await {
@@ -186,7 +186,7 @@ async fn stop_chunk(ctx: &Ctx, hw: &Huawei, chunk: Vec<String>) {
         };
         if !settle {
             ctx.note_failure(&(&err).into());
-            fail_all(ctx, &pending, &err);
+            ctx.report.fail_all(&pending, &err);
             return;
         }
         tracing::info!(
@@ -198,12 +198,6 @@ async fn stop_chunk(ctx: &Ctx, hw: &Huawei, chunk: Vec<String>) {
         if pending.is_empty() {
             return;
         }
-    }
-}
-
-fn fail_all(ctx: &Ctx, ids: &[String], e: &Error) {
-    for id in ids {
-        ctx.report.set(ResultItem::failed(id.clone(), e));
     }
 }
 
@@ -421,7 +415,7 @@ async fn poll_job(ctx: &Ctx, hw: &Huawei, job: &str, ids: &[String]) -> bool {
         }
         Err(e) => {
             for id in ids {
-                set_failed(ctx, id, &e);
+                ctx.report.mark(id, Status::Failed, &e);
             }
             return true;
         }
@@ -479,7 +473,7 @@ async fn settle_failed_server(ctx: &Ctx, hw: &Huawei, id: &str, e: Error) {
     }
     match show_server(ctx, hw, id).await {
         Ok(ServerState::Shutoff) => set_status(ctx, id, Status::AlreadyStopped),
-        _ => set_failed(ctx, id, &e),
+        _ => ctx.report.mark(id, Status::Failed, &e),
     }
 }
 
@@ -503,12 +497,12 @@ async fn poll_server(ctx: &Ctx, hw: &Huawei, id: &str) -> bool {
                 ErrorKind::Provider,
                 "the server is no longer powering off but did not reach SHUTOFF",
             );
-            set_failed(ctx, id, &e);
+            ctx.report.mark(id, Status::Failed, &e);
             true
         }
         Err(e) if e.retryable => false,
         Err(e) => {
-            set_failed(ctx, id, &e);
+            ctx.report.mark(id, Status::Failed, &e);
             true
         }
     }
@@ -518,13 +512,6 @@ fn set_status(ctx: &Ctx, id: &str, status: Status) {
     ctx.report.update(id, |r| {
         r.status = status;
         r.error = None;
-    });
-}
-
-fn set_failed(ctx: &Ctx, id: &str, e: &Error) {
-    ctx.report.update(id, |r| {
-        r.status = Status::Failed;
-        r.error = Some(e.into());
     });
 }
 

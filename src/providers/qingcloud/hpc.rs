@@ -341,9 +341,7 @@ pub async fn job_stop(ctx: &Ctx, qc: &Qingcloud) -> Result<(), Error> {
     let cluster = &cluster;
     ctx.for_each(chunks, |chunk| async move {
         if let Some(e) = ctx.aborted() {
-            for id in chunk {
-                ctx.report.set(ResultItem::failed(id, &e));
-            }
+            ctx.report.fail_all(&chunk, &e);
             return;
         }
         for item in stop_chunk(ctx, qc, cluster, &chunk).await {
@@ -512,6 +510,11 @@ async fn wait(ctx: &Ctx, qc: &Qingcloud, on_the_way: Status, done: Status) {
                         ctx.report.update(id, f);
                     }
                 };
+                let fail = |e: &Error| {
+                    for id in ids {
+                        ctx.report.mark(id, Status::Failed, e);
+                    }
+                };
                 match list_operation(ctx, qc, &[("jobs", &job)]).await {
                     Ok(v) => {
                         let ops = operations(&v);
@@ -530,10 +533,7 @@ async fn wait(ctx: &Ctx, qc: &Qingcloud, on_the_way: Status, done: Status) {
                                     format!("operation {job} failed"),
                                 )
                                 .with_code(code);
-                                set(&|r| {
-                                    r.status = Status::Failed;
-                                    r.error = Some((&e).into());
-                                });
+                                fail(&e);
                             }
                             _ => still.lock().unwrap().push(job),
                         }
@@ -542,10 +542,7 @@ async fn wait(ctx: &Ctx, qc: &Qingcloud, on_the_way: Status, done: Status) {
                         tracing::warn!("operation {job}: {}", e.message);
                         still.lock().unwrap().push(job);
                     }
-                    Err(e) => set(&|r| {
-                        r.status = Status::Failed;
-                        r.error = Some((&e).into());
-                    }),
+                    Err(e) => fail(&e),
                 }
             }
         })

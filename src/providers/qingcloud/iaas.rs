@@ -151,9 +151,10 @@ fn put(ctx: &Ctx, item: ResultItem) {
 }
 
 fn fail_all(ctx: &Ctx, ids: &[String], e: &Error) {
-    for id in ids {
-        put(ctx, ResultItem::failed(id.clone(), e));
+    if !ids.is_empty() {
+        ctx.note_failure(&e.into());
     }
+    ctx.report.fail_all(ids, e);
 }
 
 /// Records what DescribeInstances says of each id after `refusal`, and returns the
@@ -311,15 +312,13 @@ fn job_of<'a>(v: &'a Value, job: &str) -> Option<&'a Value> {
 }
 
 fn set_failed(ctx: &Ctx, ids: &[String], e: &Error) {
+    let status = if e.kind == ErrorKind::NotFound {
+        Status::NotFound
+    } else {
+        Status::Failed
+    };
     for id in ids {
-        ctx.report.update(id, |r| {
-            r.status = if e.kind == ErrorKind::NotFound {
-                Status::NotFound
-            } else {
-                Status::Failed
-            };
-            r.error = Some(e.into());
-        });
+        ctx.report.mark(id, status, e);
     }
 }
 

@@ -185,10 +185,7 @@ async fn wait(ctx: &Ctx, tc: &Tencent, mut pending: Vec<String>) {
                             "the job ended FAILED_INTERRUPTED: its instances are retained",
                         )
                         .with_code("FAILED_INTERRUPTED");
-                        ctx.report.update(&id, |r| {
-                            r.status = Status::Failed;
-                            r.error = Some((&e).into());
-                        });
+                        ctx.report.mark(&id, Status::Failed, &e);
                     }
                     Ok(state) if is_final(&state) => {
                         ctx.report.update(&id, |r| r.status = Status::Stopped);
@@ -203,10 +200,7 @@ async fn wait(ctx: &Ctx, tc: &Tencent, mut pending: Vec<String>) {
                         tracing::warn!("DescribeJob {id}: {}", e.message);
                         still.lock().unwrap().push(id)
                     }
-                    Err(e) => ctx.report.update(&id, |r| {
-                        r.status = Status::Failed;
-                        r.error = Some((&e).into());
-                    }),
+                    Err(e) => ctx.report.mark(&id, Status::Failed, &e),
                 }
             }
         })

@@ -142,9 +142,7 @@ pub async fn server_stop(ctx: &Ctx, tc: &Tencent) -> Result<(), Error> {
     }
     ctx.for_each(chunks, |chunk| async move {
         if let Some(e) = ctx.aborted() {
-            for id in chunk {
-                ctx.report.set(ResultItem::failed(id, &e));
-            }
+            ctx.report.fail_all(&chunk, &e);
             return;
         }
         stop_chunk(ctx, tc, &chunk, true).await;
@@ -211,11 +209,8 @@ async fn stop_chunk(ctx: &Ctx, tc: &Tencent, ids: &[String], resend: bool) {
         return;
     }
     if !refused_for_an_instance(err.code.as_deref()) {
-        for id in ids {
-            let item = ResultItem::failed(id.clone(), &err);
-            ctx.note_failure(item.error.as_ref().expect("failed carries its error"));
-            ctx.report.set(item);
-        }
+        ctx.note_failure(&(&err).into());
+        ctx.report.fail_all(ids, &err);
         return;
     }
     let found = match describe_instances(ctx, tc, ids).await {
@@ -225,9 +220,7 @@ async fn stop_chunk(ctx: &Ctx, tc: &Tencent, ids: &[String], resend: bool) {
                 "DescribeInstances after a refused StopInstances failed: {}",
                 e.message
             );
-            for id in ids {
-                ctx.report.set(ResultItem::failed(id.clone(), &err));
-            }
+            ctx.report.fail_all(ids, &err);
             return;
         }
     };
@@ -338,10 +331,7 @@ async fn wait(ctx: &Ctx, tc: &Tencent, mut pending: Vec<String>) {
                     }
                     Err(e) => {
                         for id in &chunk {
-                            ctx.report.update(id, |r| {
-                                r.status = Status::Failed;
-                                r.error = Some((&e).into());
-                            });
+                            ctx.report.mark(id, Status::Failed, &e);
                         }
                         return;
                     }
@@ -350,17 +340,12 @@ async fn wait(ctx: &Ctx, tc: &Tencent, mut pending: Vec<String>) {
                 for id in chunk {
                     match states.get(&id).map(String::as_str) {
                         Some("STOPPED") => ctx.report.update(&id, |r| r.status = Status::Stopped),
-                        None => ctx.report.update(&id, |r| {
-                            r.status = Status::NotFound;
-                            r.error = Some(
-                                (&Error::new(
-                                    ErrorKind::NotFound,
-                                    format!("instance {id} is gone"),
-                                )
-                                .with_code("InvalidInstanceId.NotFound"))
-                                    .into(),
-                            );
-                        }),
+                        None => {
+                            let gone =
+                                Error::new(ErrorKind::NotFound, format!("instance {id} is gone"))
+                                    .with_code("InvalidInstanceId.NotFound");
+                            ctx.report.mark(&id, Status::NotFound, &gone);
+                        }
                         Some("RUNNING") => running.push(id),
                         Some(_) => still.lock().unwrap().push(id),
                     }
@@ -385,10 +370,7 @@ async fn wait(ctx: &Ctx, tc: &Tencent, mut pending: Vec<String>) {
                                         .unwrap_or_else(|| "StopInstances failed".into());
                                     let e = Error::new(ErrorKind::Provider, msg)
                                         .with_code("LatestOperationState.FAILED");
-                                    ctx.report.update(&id, |r| {
-                                        r.status = Status::Failed;
-                                        r.error = Some((&e).into());
-                                    });
+                                    ctx.report.mark(&id, Status::Failed, &e);
                                 }
                                 _ => still.lock().unwrap().push(id),
                             }
