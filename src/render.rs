@@ -226,9 +226,7 @@ impl Progress {
         let mut tick = tokio::time::interval(std::time::Duration::from_millis(200));
         loop {
             tick.tick().await;
-            let results = ctx.report.results(None);
-            let accepted = results.len();
-            let settled = results.iter().filter(|r| is_final(r)).count();
+            let (accepted, settled) = ctx.report.tally(is_final);
             if ctx.plan.wait && accepted == ctx.plan.ids.len() {
                 bar.set_message(format!("waiting ({})", ctx.plan.operation.verb()));
                 bar.set_position(settled as u64);

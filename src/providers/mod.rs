@@ -109,6 +109,8 @@ impl Clock {
 
 /// Results in input order, filled as they arrive.
 pub struct Report {
+    /// The requested ids, in input order; `slots[i]` is the result of `ids[i]`.
+    ids: Vec<String>,
     index: HashMap<String, usize>,
     slots: Mutex<Vec<Option<ResultItem>>>,
     location: Mutex<BTreeMap<String, String>>,
@@ -118,6 +120,7 @@ pub struct Report {
 impl Report {
     pub fn new(ids: &[String]) -> Report {
         Report {
+            ids: ids.to_vec(),
             index: ids
                 .iter()
                 .enumerate()
@@ -202,15 +205,27 @@ impl Report {
     /// stopped early: interrupted, or failed as a whole).
     pub fn results(&self, unfinished: Option<&Error>) -> Vec<ResultItem> {
         let slots = self.slots.lock().unwrap();
-        let mut ids: Vec<(&String, &usize)> = self.index.iter().collect();
-        ids.sort_by_key(|(_, i)| **i);
-        ids.into_iter()
-            .filter_map(|(id, &i)| match (&slots[i], unfinished) {
+        self.ids
+            .iter()
+            .zip(slots.iter())
+            .filter_map(|(id, slot)| match (slot, unfinished) {
                 (Some(item), _) => Some(item.clone()),
                 (None, Some(e)) => Some(ResultItem::failed(id.clone(), e)),
                 (None, None) => None,
             })
             .collect()
+    }
+
+    /// How many results are recorded, and how many of those satisfy `settled`,
+    /// without copying any (progress display).
+    pub fn tally(&self, settled: impl Fn(&ResultItem) -> bool) -> (usize, usize) {
+        let slots = self.slots.lock().unwrap();
+        let (mut recorded, mut done) = (0, 0);
+        for r in slots.iter().flatten() {
+            recorded += 1;
+            done += usize::from(settled(r));
+        }
+        (recorded, done)
     }
 }
 
@@ -322,6 +337,34 @@ impl Ctx {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn report_keeps_input_order_and_tallies() {
+        let ids: Vec<String> = ["c", "a", "b"].iter().map(|s| s.to_string()).collect();
+        let report = Report::new(&ids);
+        report.set(ResultItem::new("b", Status::Stopped));
+        report.set(ResultItem::new("c", Status::Stopping));
+        assert_eq!(report.tally(|r| r.status == Status::Stopped), (2, 1));
+        let got: Vec<String> = report.results(None).into_iter().map(|r| r.id).collect();
+        assert_eq!(got, ["c", "b"]);
+        let e = Error::internal("unfinished");
+        let got: Vec<(String, Status)> = report
+            .results(Some(&e))
+            .into_iter()
+            .map(|r| (r.id, r.status))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("c".into(), Status::Stopping),
+                ("a".into(), Status::Failed),
+                ("b".into(), Status::Stopped)
+            ]
+        );
+        let mut pending: Vec<String> = ["b", "zz", "c"].iter().map(|s| s.to_string()).collect();
+        report.sort_in_input_order(&mut pending);
+        assert_eq!(pending, ["c", "b", "zz"]);
+    }
 
     proptest! {
         #[test]
