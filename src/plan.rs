@@ -82,7 +82,7 @@ impl Operation {
         }
     }
 
-    fn noun(self) -> &'static str {
+    pub fn noun(self) -> &'static str {
         match self {
             Operation::JobStop => "job",
             Operation::ServerStop => "server",

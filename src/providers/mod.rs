@@ -8,6 +8,7 @@
 //! - `run(&Ctx)`: settings and credentials, then the calls; results go into
 //!   `ctx.report`, and an `Err` is the failure of the command as a whole.
 
+pub mod engine;
 pub mod huawei;
 pub mod qingcloud;
 pub mod tencent;
