@@ -147,6 +147,12 @@ pub struct ClusterDeleteArgs {
     /// QingCloud: passed through as the API's optional `unlease` value
     #[arg(long, value_name = "VALUE")]
     pub unlease: Option<String>,
+    /// Remove the cluster but keep its nodes' servers (Tencent TKE, Huawei CCE)
+    #[arg(long = "keep-instances")]
+    pub keep_instances: bool,
+    /// Also delete the storage the cluster's volumes use (Tencent TKE, Huawei CCE)
+    #[arg(long = "delete-storage")]
+    pub delete_storage: bool,
     #[command(flatten)]
     pub common: CommonArgs,
 }
@@ -184,9 +190,9 @@ pub struct CommonArgs {
     /// How long --wait may take (90s, 5m, 1h)
     #[arg(long = "wait-timeout", value_name = "DUR", default_value = "10m", allow_hyphen_values = true, value_parser = parse_duration)]
     pub wait_timeout: Duration,
-    /// Time between status polls while waiting
-    #[arg(long = "poll-interval", value_name = "DUR", default_value = "5s", allow_hyphen_values = true, value_parser = parse_duration)]
-    pub poll_interval: Duration,
+    /// Time between status polls while waiting [default: 5s; 15s for Huawei CCE and ModelArts]
+    #[arg(long = "poll-interval", value_name = "DUR", allow_hyphen_values = true, value_parser = parse_duration)]
+    pub poll_interval: Option<Duration>,
     /// A resource that does not exist counts as success (idempotent teardown)
     #[arg(long = "ignore-missing")]
     pub ignore_missing: bool,

@@ -106,6 +106,10 @@ pub struct Plan {
     pub cluster_id: Option<String>,
     pub run_user: Option<String>,
     pub unlease: Option<String>,
+    /// `cluster delete`: keep the nodes' servers (TKE retain, CCE retain).
+    pub keep_instances: bool,
+    /// `cluster delete`: delete the cluster's storage too.
+    pub delete_storage: bool,
     pub hard: bool,
     pub stop_charging: bool,
     pub endpoint: Option<String>,
@@ -146,6 +150,8 @@ pub fn target(cmd: &Command) -> Option<(ProviderName, Operation, &CommonArgs)> {
 impl Plan {
     /// Builds the plan of an operation command. `stdin` is read for `--ids-from -`.
     pub fn build(cmd: Command, env: &Env, stdin: &mut dyn Read) -> Result<Plan, Error> {
+        let mut keep_instances = false;
+        let mut delete_storage = false;
         let (flag_ids, cluster_id, run_user, unlease, hard, stop_charging, common, operation) =
             match cmd {
                 Command::Job(JobCommand::Stop(a)) => (
@@ -168,16 +174,20 @@ impl Plan {
                     a.common,
                     Operation::ServerStop,
                 ),
-                Command::Cluster(ClusterCommand::Delete(a)) => (
-                    a.cluster_ids,
-                    None,
-                    a.run_user,
-                    a.unlease,
-                    false,
-                    false,
-                    a.common,
-                    Operation::ClusterDelete,
-                ),
+                Command::Cluster(ClusterCommand::Delete(a)) => {
+                    keep_instances = a.keep_instances;
+                    delete_storage = a.delete_storage;
+                    (
+                        a.cluster_ids,
+                        None,
+                        a.run_user,
+                        a.unlease,
+                        false,
+                        false,
+                        a.common,
+                        Operation::ClusterDelete,
+                    )
+                }
                 _ => return Err(Error::internal("not an operation command")),
             };
         let provider: ProviderName = common.provider.into();
@@ -217,6 +227,8 @@ impl Plan {
             cluster_id,
             run_user: non_empty(run_user),
             unlease,
+            keep_instances,
+            delete_storage,
             hard,
             stop_charging,
             endpoint: non_empty(common.endpoint),
@@ -225,7 +237,9 @@ impl Plan {
             dry_run: common.dry_run,
             wait: common.wait,
             wait_timeout: common.wait_timeout,
-            poll_interval: common.poll_interval,
+            poll_interval: common
+                .poll_interval
+                .unwrap_or_else(|| default_poll_interval(provider, operation)),
             ignore_missing: common.ignore_missing,
             yes: common.yes,
             transport: TransportOptions {
@@ -238,6 +252,17 @@ impl Plan {
             verbose: common.verbose,
             quiet: common.quiet,
         })
+    }
+}
+
+/// `--poll-interval` when not given: 5 s, but 15 s for the APIs whose own clients poll
+/// slowly (Huawei CCE `cluster delete` and ModelArts `job stop`; SPEC, PROVIDERS.md §3b–3c).
+pub fn default_poll_interval(provider: ProviderName, operation: Operation) -> Duration {
+    match (provider, operation) {
+        (ProviderName::Huawei, Operation::ClusterDelete | Operation::JobStop) => {
+            Duration::from_secs(15)
+        }
+        _ => Duration::from_secs(5),
     }
 }
 

@@ -100,6 +100,17 @@ pub fn validate_cluster_delete(plan: &Plan) -> Result<(), Error> {
         CLUSTER_EXPECTED,
         is_cluster_id,
     )?;
+    // deleteCluster has no choice about nodes or storage (PROVIDERS.md §2).
+    for (set, flag) in [
+        (plan.keep_instances, "--keep-instances"),
+        (plan.delete_storage, "--delete-storage"),
+    ] {
+        if set {
+            return Err(Error::usage(format!(
+                "{flag} is not available for QingCloud HPC clusters: deleteCluster has no such choice (nothing was sent)"
+            )));
+        }
+    }
     if let Some(u) = &plan.run_user {
         check_run_user(u)?;
     }
