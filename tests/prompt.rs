@@ -118,7 +118,8 @@ fn finish(mut s: PtySession) -> Ended {
     let screen = s
         .exp_eof()
         .unwrap_or_else(|e| panic!("the process did not end within {DEADLINE_MS} ms: {e}"))
-        .replace('\r', "");
+        // The terminal ends lines with CR LF; a lone CR (the bar's redraw) stays.
+        .replace("\r\n", "\n");
     let deadline = Instant::now() + Duration::from_millis(DEADLINE_MS);
     let code = loop {
         match s.process().status() {
@@ -391,4 +392,125 @@ async fn ids_typed_on_the_terminal_then_the_prompt() {
     let Some(end) = end else { return };
     assert_eq!(end.code, 0, "{}", end.screen);
     assert_eq!(deletes_received(&server).await, 1);
+}
+
+// ---- the progress bar and the log on one terminal ---------------------------------
+
+/// The terminal's lines as a person sees them at the end: a carriage return starts its
+/// line over (the bar redraws and clears itself that way), so only what follows the
+/// last one on each line is left.
+fn seen_lines(screen: &str) -> Vec<String> {
+    screen
+        .split('\n')
+        .map(|l| l.rsplit('\r').next().unwrap_or("").to_string())
+        .collect()
+}
+
+/// A delete of two clusters with `--wait` and `-vv`: the bar is on screen while the
+/// status polls are logged.
+fn operation(status: &str) -> ResponseTemplate {
+    ResponseTemplate::new(200).set_body_json(json!({
+        "action": "HpcOperationListOperationResponse",
+        "job_set": [{"job_id": "j-jxi9h7em8de", "status": status, "job_action": "x", "error_codes": ""}],
+        "total_count": 1,
+        "ret_code": 0
+    }))
+}
+
+async fn waiting_server(working_polls: u64) -> MockServer {
+    let server = server().await;
+    Mock::given(path("/api/operation"))
+        .respond_with(operation("working"))
+        .up_to_n_times(working_polls)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(path("/api/operation"))
+        .respond_with(operation("successful"))
+        .with_priority(2)
+        .mount(&server)
+        .await;
+    server
+}
+
+fn waiting_args(server: &MockServer) -> Vec<String> {
+    let mut args = delete_args(server);
+    let i = args.iter().position(|a| a == HPC).unwrap();
+    args[i] = format!("{HPC},hpc-aaaaaaa2");
+    args.extend(
+        ["--yes", "--wait", "--poll-interval", "150ms", "-vv"]
+            .iter()
+            .map(|s| s.to_string()),
+    );
+    args
+}
+
+/// Log lines start their own line: the bar was taken off before each was printed.
+fn assert_logs_above_the_bar(end: &Ended) {
+    let lines = seen_lines(&end.screen);
+    let logged: Vec<&String> = lines.iter().filter(|l| l.contains("sending")).collect();
+    assert!(!logged.is_empty(), "no log lines:\n{}", end.screen);
+    for l in logged {
+        assert!(
+            l.contains(" DEBUG ") && l.starts_with(|c: char| c.is_ascii_digit()),
+            "a log line shares its line with something else: {l:?}\nscreen:\n{}",
+            end.screen
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn logs_print_above_the_progress_bar_and_the_bar_is_gone_at_the_end() {
+    let server = waiting_server(12).await;
+    let home = tempfile::tempdir().unwrap();
+    let args = waiting_args(&server);
+    let h = home.path().to_path_buf();
+    let end = common::blocking(move || {
+        let a: Vec<&str> = args.iter().map(String::as_str).collect();
+        Some(finish(spawn(command(&h, &a, true))?))
+    })
+    .await;
+    let Some(end) = end else { return };
+    assert_eq!(end.code, 0, "{}", end.screen);
+    assert_eq!(end.envelope["results"][1]["status"], "deleted");
+    // The bar was shown (this is what the test is about)...
+    assert!(
+        end.screen.contains("qingcloud cluster delete [") || end.screen.contains("waiting ("),
+        "no progress bar was drawn:\n{}",
+        end.screen
+    );
+    assert_logs_above_the_bar(&end);
+    // ...and nothing of it is left: the envelope starts on a clean line.
+    assert_eq!(seen_lines(&end.screen).last().map(String::as_str), Some(""));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ctrl_c_while_waiting_clears_the_bar() {
+    let server = waiting_server(1000).await;
+    let home = tempfile::tempdir().unwrap();
+    let args = waiting_args(&server);
+    let h = home.path().to_path_buf();
+    let end = common::blocking(move || {
+        let a: Vec<&str> = args.iter().map(String::as_str).collect();
+        let mut s = spawn(command(&h, &a, true))?;
+        s.exp_string("waiting (")
+            .unwrap_or_else(|e| panic!("no progress bar within {DEADLINE_MS} ms: {e}"));
+        s.send_control('c').unwrap();
+        Some(finish(s))
+    })
+    .await;
+    let Some(end) = end else { return };
+    assert_eq!(end.code, 130, "{}", end.screen);
+    assert_eq!(end.envelope["results"][0]["status"], "deleting");
+    let lines = seen_lines(&end.screen);
+    assert!(
+        !lines
+            .iter()
+            .any(|l| l.contains("waiting (") || l.contains("cluster delete [")),
+        "the bar is still on screen:\n{lines:#?}"
+    );
+    assert!(
+        lines.iter().any(|l| l.contains("interrupted by SIGINT")),
+        "{lines:#?}"
+    );
 }
