@@ -1,4 +1,6 @@
-//! One run: parse, plan, confirm, execute (interruptible), print the envelope, and
+//! One run: parse, listen for signals, read `--ids-from -`, plan, refuse a delete that
+//! nobody can confirm, execute (the provider asks for confirmation before its first
+//! request; Ctrl-C and SIGTERM end any step with the envelope), print the envelope, and
 //! return the exit code the envelope asks for.
 
 use crate::cli::{Cli, Command, OutputFormat};
