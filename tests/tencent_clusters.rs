@@ -966,3 +966,66 @@ async fn secrets_never_appear_in_output_at_any_verbosity() {
     assert_eq!(hdr(&reqs[0], "x-tc-token"), TOKEN);
     assert!(r.stdout.contains("\"X-TC-Token\": \"[redacted]\""));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tccli_keeps_an_endpoint_per_service_and_the_cloudstop_one_overrides_both() {
+    let tke = MockServer::start().await;
+    let thpc_server = MockServer::start().await;
+    mount(
+        &tke,
+        call(TKE, "DescribeClusters").respond_with(standard(STD, "Deleting", false)),
+    )
+    .await;
+    mount(
+        &thpc_server,
+        call(THPC, "DescribeClusters").respond_with(thpc(HPC, "TERMINATING", "OFF")),
+    )
+    .await;
+    let configure = json!({"_sys_param": {"region": "ap-guangzhou"},
+        "tke": {"endpoint": tke.uri()}, "thpc": {"endpoint": thpc_server.uri()}});
+    let ids = format!("{STD},{HPC}");
+    let args = [
+        "cluster",
+        "delete",
+        "-p",
+        "tencent",
+        "--cluster-id",
+        &ids,
+        "--yes",
+    ];
+
+    let sb = sandbox();
+    sb.write(".tccli/default.configure", &configure.to_string());
+    let r = sb.run_async(&args).await;
+    assert_eq!(r.code, 0, "{}", r.stdout);
+    let versions = |reqs: Vec<Request>| -> Vec<String> {
+        // Sorted: reads run concurrently ("2018-05-25" sorts before "2023-03-21").
+        let mut v: Vec<String> = reqs
+            .iter()
+            .map(|r| hdr(r, "x-tc-version").to_string())
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(versions(tke.received_requests().await.unwrap()), [TKE]);
+    assert_eq!(
+        versions(thpc_server.received_requests().await.unwrap()),
+        [THPC]
+    );
+
+    // CLOUDSTOP_TENCENT_ENDPOINT is one base URL for every service.
+    let sb = sandbox().env("CLOUDSTOP_TENCENT_ENDPOINT", &tke.uri());
+    sb.write(".tccli/default.configure", &configure.to_string());
+    mount(
+        &tke,
+        call(THPC, "DescribeClusters").respond_with(thpc(HPC, "TERMINATING", "OFF")),
+    )
+    .await;
+    let r = sb.run_async(&args).await;
+    assert_eq!(r.code, 0, "{}", r.stdout);
+    assert_eq!(
+        versions(tke.received_requests().await.unwrap()),
+        [TKE, TKE, THPC]
+    );
+    assert_eq!(thpc_server.received_requests().await.unwrap().len(), 1);
+}
