@@ -300,6 +300,8 @@ run again without --keep-instances and --delete-storage"
         )
         .await?;
         if edge.is_some() {
+            // The kind recorded is never used: an unsupported cluster stops the command
+            // before any delete or later read.
             return Ok(Some((
                 Kind::Standard,
                 Phase::Unsupported(Error::usage(format!(
