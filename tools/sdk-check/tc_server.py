@@ -23,7 +23,7 @@ class H(BaseHTTPRequestHandler):
         sig = Sign.sign_tc3(KEY, date, service, sts)
         want = "TC3-HMAC-SHA256 Credential=%s/%s/%s/tc3_request, SignedHeaders=content-type;host, Signature=%s" % (SID, date, service, sig)
         ok = want == h["Authorization"] and abs(time.time() - ts) < 300
-        print(("OK  " if ok else "BAD ") + action + " " + h["Host"], flush=True)
+        print(("OK  " if ok else "BAD ") + service + " " + action + " " + h["Host"], flush=True)
         if not ok:
             return self.reply({"Error": {"Code": "AuthFailure.SignatureFailure", "Message": "bad"}, "RequestId": "x"})
         if action == "DescribeJob":
