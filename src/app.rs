@@ -112,10 +112,28 @@ fn run_operation(cmd: Command) -> u8 {
             Some(Error::internal("no result was recorded for this id")),
             None,
         ),
-        Some(Err(e)) => (Some(e), None, None),
+        // The ids are known: each still without a result failed with the command, and
+        // counts in `summary.requested`.
+        Some(Err(e)) => (Some(e.clone()), Some(e), None),
         None => {
-            let e = Error::new(ErrorKind::Internal, "interrupted before this finished")
-                .with_code("interrupted");
+            // Running the command again is safe: every stop and delete settles by state.
+            let e = Error::new(
+                ErrorKind::Internal,
+                "interrupted before this was sent or answered; run the command again",
+            )
+            .with_code("interrupted")
+            .retryable(true);
+            if ctx.plan.wait {
+                ctx.report.unconfirmed(
+                    &Error::new(
+                        ErrorKind::Internal,
+                        "interrupted while waiting: the provider accepted the request, \
+but the final state was not confirmed",
+                    )
+                    .with_code("interrupted")
+                    .retryable(true),
+                );
+            }
             (Some(e.clone()), Some(e), Some(exit::INTERRUPTED))
         }
     };

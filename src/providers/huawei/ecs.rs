@@ -5,7 +5,7 @@
 use super::{classify, parse, refusal, Huawei};
 use crate::envelope::{ResultItem, Status};
 use crate::error::{Error, ErrorKind};
-use crate::plan::{check_ids, Plan};
+use crate::plan::{check_ids, quote, Plan};
 use crate::providers::Ctx;
 use crate::transport::{Api, RetrySafety};
 use reqwest::Method;
@@ -40,20 +40,33 @@ const SHOW_SERVER: Api = Api {
 /// some of its servers.
 const MAX_REFUSED_ROUNDS: u32 = 2;
 
+/// A UUID in the lower case Huawei gives its ids in: ECS compares ids exactly, so an
+/// upper-case one is unknown to it, and one such id makes it refuse the whole batch.
 pub fn is_uuid(id: &str) -> bool {
     let b = id.as_bytes();
     b.len() == 36
         && b.iter().enumerate().all(|(i, c)| match i {
             8 | 13 | 18 | 23 => *c == b'-',
-            _ => c.is_ascii_hexdigit(),
+            _ => c.is_ascii_digit() || (b'a'..=b'f').contains(c),
         })
 }
 
 pub fn validate(plan: &Plan) -> Result<(), Error> {
+    for id in &plan.ids {
+        let lower = id.to_ascii_lowercase();
+        if lower != *id && is_uuid(&lower) {
+            return Err(Error::usage(format!(
+                "Huawei Cloud ECS server id {} has upper-case letters, which ECS does not know \
+(its ids are lower case): use {} (nothing was sent)",
+                quote(id),
+                quote(&lower)
+            )));
+        }
+    }
     check_ids(
         &plan.ids,
         "Huawei Cloud ECS server id",
-        "a UUID such as 616fb98f-46ca-475e-917e-2563e5a8cd19",
+        "a lower-case UUID such as 616fb98f-46ca-475e-917e-2563e5a8cd19",
         is_uuid,
     )
 }
@@ -523,12 +536,14 @@ mod tests {
     fn uuids() {
         for ok in [
             "616fb98f-46ca-475e-917e-2563e5a8cd19",
-            "616FB98F-46CA-475E-917E-2563E5A8CD19",
+            "00000000-0000-0000-0000-000000000000",
         ] {
             assert!(is_uuid(ok), "{ok}");
         }
         for bad in [
             "",
+            "616FB98F-46CA-475E-917E-2563E5A8CD19",
+            "616fb98f-46ca-475e-917e-2563e5a8cD19",
             "616fb98f-46ca-475e-917e-2563e5a8cd1",
             "616fb98f-46ca-475e-917e-2563e5a8cd190",
             "616fb98f46ca-475e-917e-2563e5a8cd19-",
