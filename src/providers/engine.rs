@@ -93,6 +93,13 @@ pub trait Api: Sync {
     fn settle_by_reading(&self, e: &Error) -> bool {
         e.maybe_applied || (e.kind == ErrorKind::NotFound && self.per_call() > 1)
     }
+
+    /// Whether `--wait` reads each resource with [`Api::read`] until it is final. An API
+    /// that follows its provider's asynchronous jobs instead (one poll per job rather
+    /// than per resource) says `false` and waits itself after [`run`].
+    fn wait_by_reading(&self) -> bool {
+        true
+    }
 }
 
 /// The status of a resource whose stop or delete is under way, and once it is done.
@@ -140,7 +147,7 @@ pub async fn run<A: Api>(ctx: &Ctx, api: &A) -> Result<(), Error> {
     })
     .await;
 
-    if ctx.plan.wait {
+    if ctx.plan.wait && api.wait_by_reading() {
         let pending: Vec<String> = ids
             .into_iter()
             .filter(|id| {
@@ -170,7 +177,7 @@ async fn read_first<A: Api>(ctx: &Ctx, api: &A, ids: &[String]) -> Vec<String> {
                     for (id, phase) in phases {
                         match phase {
                             Phase::Running => running.lock().unwrap().push(id),
-                            other => record(ctx, &id, other, Settled::Refused, None),
+                            other => record(ctx, &id, other, Settled::Refused(None), None),
                         }
                     }
                 }
@@ -187,13 +194,17 @@ async fn read_first<A: Api>(ctx: &Ctx, api: &A, ids: &[String]) -> Vec<String> {
     running
 }
 
-/// Reads `ids` and gives each its phase, `Gone` for those the answer leaves out.
+/// Reads `ids` (in calls of at most [`Api::per_read`]) and gives each its phase, `Gone`
+/// for those the answers leave out.
 async fn read_all<A: Api>(
     ctx: &Ctx,
     api: &A,
     ids: &[String],
 ) -> Result<Vec<(String, Phase)>, Error> {
-    let mut got: HashMap<String, Phase> = api.read(ctx, ids).await?.into_iter().collect();
+    let mut got: HashMap<String, Phase> = HashMap::new();
+    for chunk in chunks(ids, api.per_read()) {
+        got.extend(api.read(ctx, &chunk).await?);
+    }
     Ok(ids
         .iter()
         .map(|id| {
@@ -205,10 +216,10 @@ async fn read_all<A: Api>(
 
 /// Why a resource is being settled by a read.
 #[derive(Clone, Copy, PartialEq)]
-enum Settled {
-    /// Read before sending, or after the provider refused the call: a resource found
-    /// gone did not exist for us, a stopped one was already stopped.
-    Refused,
+enum Settled<'a> {
+    /// Read before sending, or after the provider refused the call (with this error): a
+    /// resource found gone did not exist for us, a stopped one was already stopped.
+    Refused(Option<&'a Error>),
     /// After a call that may have been applied: a resource now gone or stopped was
     /// most likely stopped or deleted by that call.
     MaybeApplied,
@@ -220,9 +231,16 @@ fn record(ctx: &Ctx, id: &str, phase: Phase, why: Settled, accepted: Option<&Acc
     let item = match (phase, why) {
         (Phase::Running, _) => return,
         (Phase::Stopping, _) => ResultItem::new(id, under_way),
-        (Phase::Stopped, Settled::Refused) => ResultItem::new(id, Status::AlreadyStopped),
+        (Phase::Stopped, Settled::Refused(_)) => ResultItem::new(id, Status::AlreadyStopped),
         (Phase::Stopped, Settled::MaybeApplied) => ResultItem::new(id, done),
-        (Phase::Gone, Settled::Refused) => ResultItem::failed(id, &gone_error(ctx)),
+        (Phase::Gone, Settled::Refused(cause)) => {
+            let mut e = gone_error(ctx);
+            // The provider's own not-found code, when its refusal was one.
+            if let Some(c) = cause.filter(|c| c.kind == ErrorKind::NotFound) {
+                e.code = c.code.clone();
+            }
+            ResultItem::failed(id, &e)
+        }
         (Phase::Gone, Settled::MaybeApplied) => ResultItem::new(id, done),
         (Phase::Failed(e), _) => ResultItem::failed(id, &e),
     };
@@ -247,14 +265,16 @@ async fn submit_and_settle<A: Api>(ctx: &Ctx, api: &A, chunk: Vec<String>) {
         Err(e) => e,
     };
     ctx.note_failure(&(&e).into());
-    if !api.settle_by_reading(&e) || ctx.aborted().is_some() {
+    // A lone id the provider says is missing needs no read: it said so in its own words.
+    let lone_missing = chunk.len() == 1 && e.kind == ErrorKind::NotFound && !e.maybe_applied;
+    if lone_missing || !api.settle_by_reading(&e) || ctx.aborted().is_some() {
         ctx.report.fail_all(&chunk, &e);
         return;
     }
     let why = if e.maybe_applied {
         Settled::MaybeApplied
     } else {
-        Settled::Refused
+        Settled::Refused(Some(&e))
     };
     tracing::info!(
         "{} refused or unanswered ({}): reading the {} resource(s) to settle each",
@@ -280,7 +300,7 @@ async fn submit_and_settle<A: Api>(ctx: &Ctx, api: &A, chunk: Vec<String>) {
     if again.is_empty() {
         return;
     }
-    if again.len() == chunk.len() && why == Settled::Refused {
+    if again.len() == chunk.len() && !e.maybe_applied {
         // Every id still runs, so the refusal was about the call itself.
         ctx.report.fail_all(&again, &e);
         return;
@@ -371,6 +391,12 @@ mod tests {
         refusal: Option<Error>,
         submitted: Mutex<Vec<Vec<String>>>,
         read_calls: AtomicUsize,
+        /// 0: 100.
+        per_read: usize,
+        /// The most ids one read call got.
+        widest_read: AtomicUsize,
+        /// `--wait` is the API's own business.
+        own_wait: bool,
     }
 
     impl Fake {
@@ -388,10 +414,17 @@ mod tests {
             self.per_call.max(1)
         }
         fn per_read(&self) -> usize {
-            100
+            if self.per_read == 0 {
+                100
+            } else {
+                self.per_read
+            }
         }
         fn read_first(&self) -> bool {
             self.read_first
+        }
+        fn wait_by_reading(&self) -> bool {
+            !self.own_wait
         }
         fn credentials_used(&self) -> CredentialsUsed {
             CredentialsUsed::Placeholder
@@ -417,6 +450,7 @@ mod tests {
         }
         async fn read(&self, _ctx: &Ctx, ids: &[String]) -> Result<Vec<(String, Phase)>, Error> {
             self.read_calls.fetch_add(1, Ordering::SeqCst);
+            self.widest_read.fetch_max(ids.len(), Ordering::SeqCst);
             let mut reads = self.reads.lock().unwrap();
             Ok(ids
                 .iter()
@@ -479,7 +513,8 @@ mod tests {
             got,
             vec![
                 ("a".into(), Status::Stopping, None),
-                ("b".into(), Status::NotFound, None),
+                // The refusal's own not-found code is kept.
+                ("b".into(), Status::NotFound, Some("NotFound".into())),
                 ("c".into(), Status::AlreadyStopped, None),
                 ("d".into(), Status::Stopping, None),
             ]
@@ -488,6 +523,57 @@ mod tests {
             ctx.report.get("a").unwrap().request_id.as_deref(),
             Some("req-a")
         );
+    }
+
+    #[test]
+    fn settling_reads_at_most_per_read_ids_a_call() {
+        let ctx = ctx(IDS);
+        let api = Fake {
+            per_call: 100,
+            per_read: 1,
+            refuse: s(&["b"]),
+            refusal: Some(Error::new(ErrorKind::NotFound, "b is missing").with_code("2100")),
+            ..Default::default()
+        }
+        .with("a", &[Phase::Running])
+        .with("c", &[Phase::Stopped])
+        .with("d", &[Phase::Running]);
+        let got = run_blocking(&ctx, &api);
+        assert_eq!(api.read_calls.load(Ordering::SeqCst), 4);
+        assert_eq!(api.widest_read.load(Ordering::SeqCst), 1);
+        assert_eq!(api.sent(), vec![s(&["a", "b", "c", "d"]), s(&["a", "d"])]);
+        assert_eq!(got[1], ("b".into(), Status::NotFound, Some("2100".into())));
+    }
+
+    #[test]
+    fn a_lone_id_the_provider_calls_missing_is_not_found_without_a_read() {
+        let ctx = ctx("server stop -p tencent --server-id a");
+        let api = Fake {
+            per_call: 100,
+            refuse: s(&["a"]),
+            refusal: Some(Error::new(ErrorKind::NotFound, "a is missing").with_code("2100")),
+            ..Default::default()
+        }
+        .with("a", &[Phase::Running]);
+        let got = run_blocking(&ctx, &api);
+        assert_eq!(api.read_calls.load(Ordering::SeqCst), 0);
+        assert_eq!(api.sent().len(), 1);
+        assert_eq!(got[0], ("a".into(), Status::NotFound, Some("2100".into())));
+    }
+
+    #[test]
+    fn an_api_that_waits_itself_is_not_read_while_waiting() {
+        let ctx =
+            ctx("job stop -p tencent --job-id a --wait --poll-interval 1ms --wait-timeout 50ms");
+        let api = Fake {
+            own_wait: true,
+            ..Default::default()
+        }
+        .with("a", &[Phase::Running]);
+        let got = run_blocking(&ctx, &api);
+        assert_eq!(api.read_calls.load(Ordering::SeqCst), 0);
+        assert_eq!(got[0], ("a".into(), Status::Stopping, None));
+        assert!(ctx.report.get("a").unwrap().error.is_none());
     }
 
     #[test]
