@@ -94,6 +94,12 @@ pub trait Api: Sync {
         e.maybe_applied || (e.kind == ErrorKind::NotFound && self.per_call() > 1)
     }
 
+    /// How many times the resources a possibly-applied call left running are sent again,
+    /// each time after reading them (a refused call's running rest is sent once).
+    fn resend_rounds(&self, _ctx: &Ctx) -> u32 {
+        1
+    }
+
     /// Whether `--wait` reads each resource with [`Api::read`] until it is final. An API
     /// that follows its provider's asynchronous jobs instead (one poll per job rather
     /// than per resource) says `false` and waits itself after [`run`].
@@ -233,6 +239,11 @@ fn record(ctx: &Ctx, id: &str, phase: Phase, why: Settled, accepted: Option<&Acc
         (Phase::Stopping, _) => ResultItem::new(id, under_way),
         (Phase::Stopped, Settled::Refused(_)) => ResultItem::new(id, Status::AlreadyStopped),
         (Phase::Stopped, Settled::MaybeApplied) => ResultItem::new(id, done),
+        // Gone after a delete that may have been applied: deleted. A stop does not make a
+        // resource disappear: it is missing.
+        (Phase::Gone, Settled::MaybeApplied) if ctx.plan.operation != Operation::ClusterDelete => {
+            ResultItem::failed(id, &gone_error(ctx))
+        }
         (Phase::Gone, Settled::Refused(cause)) => {
             let mut e = gone_error(ctx);
             // The provider's own not-found code, when its refusal was one.
@@ -242,7 +253,13 @@ fn record(ctx: &Ctx, id: &str, phase: Phase, why: Settled, accepted: Option<&Acc
             ResultItem::failed(id, &e)
         }
         (Phase::Gone, Settled::MaybeApplied) => ResultItem::new(id, done),
-        (Phase::Failed(e), _) => ResultItem::failed(id, &e),
+        (Phase::Failed(mut e), why) => {
+            // The read explains a refusal: the refusal's code is the provider's word.
+            if let (None, Settled::Refused(Some(cause))) = (&e.code, why) {
+                e.code = cause.code.clone();
+            }
+            ResultItem::failed(id, &e)
+        }
     };
     let item = match accepted {
         Some(a) => item
@@ -253,64 +270,88 @@ fn record(ctx: &Ctx, id: &str, phase: Phase, why: Settled, accepted: Option<&Acc
     ctx.report.set(item);
 }
 
-/// One call for `chunk`; a refusal or a possibly-applied failure is settled per id.
+/// One call for `chunk`; a refusal or a possibly-applied failure is settled per id:
+/// each id gets the verdict a read gives it, and exactly the ones still running are
+/// sent again — once after a refusal, up to [`Api::resend_rounds`] times after calls
+/// that may have been applied.
 async fn submit_and_settle<A: Api>(ctx: &Ctx, api: &A, chunk: Vec<String>) {
     let (under_way, _) = statuses(ctx.plan.operation);
     if let Some(e) = ctx.aborted() {
         ctx.report.fail_all(&chunk, &e);
         return;
     }
-    let e = match api.submit(ctx, &chunk).await {
+    let mut e = match api.submit(ctx, &chunk).await {
         Ok(a) => return accept(ctx, &chunk, under_way, &a),
         Err(e) => e,
     };
-    ctx.note_failure(&(&e).into());
-    // A lone id the provider says is missing needs no read: it said so in its own words.
-    let lone_missing = chunk.len() == 1 && e.kind == ErrorKind::NotFound && !e.maybe_applied;
-    if lone_missing || !api.settle_by_reading(&e) || ctx.aborted().is_some() {
-        ctx.report.fail_all(&chunk, &e);
-        return;
-    }
-    let why = if e.maybe_applied {
-        Settled::MaybeApplied
-    } else {
-        Settled::Refused(Some(&e))
-    };
-    tracing::info!(
-        "{} refused or unanswered ({}): reading the {} resource(s) to settle each",
-        ctx.plan.operation.verb(),
-        e.message,
-        chunk.len()
-    );
-    let phases = match read_all(ctx, api, &chunk).await {
-        Ok(p) => p,
-        Err(read_err) => {
-            tracing::warn!("reading after the refusal failed: {}", read_err.message);
-            ctx.report.fail_all(&chunk, &e);
+    let mut pending = chunk;
+    let mut refusal_resent = false;
+    let mut unsure_rounds = 0;
+    loop {
+        ctx.note_failure(&(&e).into());
+        // A lone id the provider says is missing needs no read: it said so itself.
+        let lone_missing = pending.len() == 1 && e.kind == ErrorKind::NotFound && !e.maybe_applied;
+        // The last round of unsure re-sends failed unsure again: retryable as it is.
+        let out_of_rounds =
+            e.maybe_applied && unsure_rounds > 0 && unsure_rounds >= api.resend_rounds(ctx);
+        if lone_missing || out_of_rounds || !api.settle_by_reading(&e) || ctx.aborted().is_some() {
+            ctx.report.fail_all(&pending, &e);
             return;
         }
-    };
-    let mut again = Vec::new();
-    for (id, phase) in phases {
-        match phase {
-            Phase::Running => again.push(id),
-            other => record(ctx, &id, other, why, None),
+        let why = if e.maybe_applied {
+            Settled::MaybeApplied
+        } else {
+            Settled::Refused(Some(&e))
+        };
+        tracing::info!(
+            "{} refused or unanswered ({}): reading the {} resource(s) to settle each",
+            ctx.plan.operation.verb(),
+            e.message,
+            pending.len()
+        );
+        let phases = match read_all(ctx, api, &pending).await {
+            Ok(p) => p,
+            Err(read_err) => {
+                tracing::warn!("reading after the refusal failed: {}", read_err.message);
+                ctx.report.fail_all(&pending, &e);
+                return;
+            }
+        };
+        let mut again = Vec::new();
+        for (id, phase) in phases {
+            match phase {
+                Phase::Running => again.push(id),
+                other => record(ctx, &id, other, why, None),
+            }
         }
-    }
-    if again.is_empty() {
-        return;
-    }
-    if again.len() == chunk.len() && !e.maybe_applied {
-        // Every id still runs, so the refusal was about the call itself.
-        ctx.report.fail_all(&again, &e);
-        return;
-    }
-    // Sent once more, and only these: the rest were settled above.
-    match api.submit(ctx, &again).await {
-        Ok(a) => accept(ctx, &again, under_way, &a),
-        Err(e2) => {
-            ctx.note_failure(&(&e2).into());
-            ctx.report.fail_all(&again, &e2);
+        if again.is_empty() {
+            return;
+        }
+        let resend = if e.maybe_applied {
+            unsure_rounds += 1;
+            unsure_rounds <= api.resend_rounds(ctx)
+        } else {
+            // Every id still runs: the refusal was about the call itself. And a call
+            // refused once more is not sent a third time.
+            let first = !refusal_resent && again.len() < pending.len();
+            refusal_resent = true;
+            first
+        };
+        if !resend {
+            ctx.report.fail_all(&again, &e);
+            return;
+        }
+        if let Some(stop) = ctx.aborted() {
+            ctx.report.fail_all(&again, &stop);
+            return;
+        }
+        // Only these: the rest were settled above.
+        match api.submit(ctx, &again).await {
+            Ok(a) => return accept(ctx, &again, under_way, &a),
+            Err(e2) => {
+                e = e2;
+                pending = again;
+            }
         }
     }
 }
@@ -632,6 +673,112 @@ mod tests {
         // c still ran: sent once more (and timed out again: failed, never a third time).
         assert_eq!(api.sent().iter().filter(|c| c == &&s(&["c"])).count(), 2);
         assert_eq!(got[2].1, Status::Failed);
+    }
+
+    #[test]
+    fn a_resend_refused_again_is_settled_once_more_and_never_sent_a_third_time() {
+        let ctx = ctx(IDS);
+        let api = Fake {
+            per_call: 100,
+            refuse: s(&["a", "b"]),
+            refusal: Some(Error::new(ErrorKind::Provider, "state").with_code("1400")),
+            ..Default::default()
+        }
+        .with("a", &[Phase::Running, Phase::Running, Phase::Running])
+        .with("b", &[Phase::Running, Phase::Stopped])
+        .with("c", &[Phase::Stopped])
+        .with(
+            "d",
+            &[Phase::Failed(Error::new(ErrorKind::Provider, "suspended"))],
+        );
+        let api = Fake {
+            refuse: s(&["a", "b", "c", "d"]),
+            ..api
+        };
+        // Settle by reading every 1400 refusal.
+        struct Settling(Fake);
+        impl Api for Settling {
+            fn per_call(&self) -> usize {
+                self.0.per_call()
+            }
+            fn credentials_used(&self) -> CredentialsUsed {
+                self.0.credentials_used()
+            }
+            fn dry_run(&self, ctx: &Ctx, ids: &[String]) -> Result<Vec<HttpRequest>, Error> {
+                self.0.dry_run(ctx, ids)
+            }
+            async fn submit(&self, ctx: &Ctx, ids: &[String]) -> Result<Accepted, Error> {
+                self.0.submit(ctx, ids).await
+            }
+            async fn read(&self, ctx: &Ctx, ids: &[String]) -> Result<Vec<(String, Phase)>, Error> {
+                self.0.read(ctx, ids).await
+            }
+            fn settle_by_reading(&self, e: &Error) -> bool {
+                e.code.as_deref() == Some("1400")
+            }
+        }
+        let api = Settling(api);
+        let got = run_blocking(&ctx, &api);
+        // [a,b,c,d] refused; a,b still run: [a,b] once more, refused; b now stopped.
+        assert_eq!(api.0.sent(), vec![s(&["a", "b", "c", "d"]), s(&["a", "b"])]);
+        assert_eq!(
+            got,
+            vec![
+                ("a".into(), Status::Failed, Some("1400".into())),
+                ("b".into(), Status::AlreadyStopped, None),
+                ("c".into(), Status::AlreadyStopped, None),
+                // The read's verdict carries the refusal's code.
+                ("d".into(), Status::Failed, Some("1400".into())),
+            ]
+        );
+    }
+
+    #[test]
+    fn unsure_calls_are_settled_up_to_resend_rounds_and_a_stop_never_makes_gone_stopped() {
+        let ctx = ctx("server stop -p tencent --server-id a,b --retries 2");
+        let timeout = Error::new(ErrorKind::Timeout, "no answer")
+            .retryable(true)
+            .maybe_applied(true);
+        struct Unsure(Fake);
+        impl Api for Unsure {
+            fn per_call(&self) -> usize {
+                100
+            }
+            fn per_read(&self) -> usize {
+                100
+            }
+            fn credentials_used(&self) -> CredentialsUsed {
+                self.0.credentials_used()
+            }
+            fn dry_run(&self, ctx: &Ctx, ids: &[String]) -> Result<Vec<HttpRequest>, Error> {
+                self.0.dry_run(ctx, ids)
+            }
+            async fn submit(&self, ctx: &Ctx, ids: &[String]) -> Result<Accepted, Error> {
+                self.0.submit(ctx, ids).await
+            }
+            async fn read(&self, ctx: &Ctx, ids: &[String]) -> Result<Vec<(String, Phase)>, Error> {
+                self.0.read(ctx, ids).await
+            }
+            fn resend_rounds(&self, ctx: &Ctx) -> u32 {
+                ctx.plan.transport.retries
+            }
+        }
+        let api = Unsure(
+            Fake {
+                refuse: s(&["a"]),
+                refusal: Some(timeout),
+                ..Default::default()
+            }
+            .with("a", &[Phase::Running]),
+        );
+        let got = run_blocking(&ctx, &api);
+        // b is missing from every read: not_found, not "stopped".
+        assert_eq!(got[1].1, Status::NotFound);
+        // a: the first call, then --retries 2 more, each after a read.
+        assert_eq!(api.0.sent(), vec![s(&["a", "b"]), s(&["a"]), s(&["a"])]);
+        assert_eq!(got[0].1, Status::Failed);
+        // Read before each re-send; the last unsure failure stands as it is.
+        assert_eq!(api.0.read_calls.load(Ordering::SeqCst), 2);
     }
 
     #[test]
