@@ -94,6 +94,13 @@ pub trait Api: Sync {
         e.maybe_applied || (e.kind == ErrorKind::NotFound && self.per_call() > 1)
     }
 
+    /// What a refusal of a call for one id says of that id by its code alone (CVM's
+    /// `UnsupportedOperation.InstanceStateStopped` → [`Phase::Stopped`]): then no read is
+    /// needed. `None`: the code does not say.
+    fn refusal_phase(&self, _e: &Error) -> Option<Phase> {
+        None
+    }
+
     /// How many times the resources a possibly-applied call left running are sent again,
     /// each time after reading them (a refused call's running rest is sent once).
     fn resend_rounds(&self, _ctx: &Ctx) -> u32 {
@@ -289,6 +296,20 @@ async fn submit_and_settle<A: Api>(ctx: &Ctx, api: &A, chunk: Vec<String>) {
     let mut unsure_rounds = 0;
     loop {
         ctx.note_failure(&(&e).into());
+        if let ([id], false) = (pending.as_slice(), e.maybe_applied) {
+            if let Some(phase) = api.refusal_phase(&e) {
+                if phase == Phase::Running {
+                    ctx.report.fail_all(&pending, &e);
+                } else {
+                    let answer = Accepted {
+                        request_id: e.request_id.clone(),
+                        provider_job_id: None,
+                    };
+                    record(ctx, id, phase, Settled::Refused(Some(&e)), Some(&answer));
+                }
+                return;
+            }
+        }
         // A lone id the provider says is missing needs no read: it said so itself.
         let lone_missing = pending.len() == 1 && e.kind == ErrorKind::NotFound && !e.maybe_applied;
         // The last round of unsure re-sends failed unsure again: retryable as it is.
@@ -779,6 +800,60 @@ mod tests {
         assert_eq!(got[0].1, Status::Failed);
         // Read before each re-send; the last unsure failure stands as it is.
         assert_eq!(api.0.read_calls.load(Ordering::SeqCst), 2);
+    }
+
+    #[test]
+    fn a_lone_ids_refusal_code_can_speak_for_it_without_a_read() {
+        struct ByCode(Fake);
+        impl Api for ByCode {
+            fn per_call(&self) -> usize {
+                1
+            }
+            fn credentials_used(&self) -> CredentialsUsed {
+                self.0.credentials_used()
+            }
+            fn dry_run(&self, ctx: &Ctx, ids: &[String]) -> Result<Vec<HttpRequest>, Error> {
+                self.0.dry_run(ctx, ids)
+            }
+            async fn submit(&self, _ctx: &Ctx, ids: &[String]) -> Result<Accepted, Error> {
+                self.0.submitted.lock().unwrap().push(ids.to_vec());
+                let code = match ids[0].as_str() {
+                    "a" => "Stopped",
+                    "b" => "Stopping",
+                    _ => "Denied",
+                };
+                Err(Error::new(ErrorKind::Provider, code)
+                    .with_code(code)
+                    .with_request_id(Some(format!("r-{}", ids[0]))))
+            }
+            async fn read(&self, ctx: &Ctx, ids: &[String]) -> Result<Vec<(String, Phase)>, Error> {
+                self.0.read(ctx, ids).await
+            }
+            fn refusal_phase(&self, e: &Error) -> Option<Phase> {
+                Some(match e.code.as_deref()? {
+                    "Stopped" => Phase::Stopped,
+                    "Stopping" => Phase::Stopping,
+                    _ => Phase::Failed(e.clone()),
+                })
+            }
+        }
+        let ctx = ctx("server stop -p tencent --server-id a,b,c");
+        let api = ByCode(Fake::default());
+        let got = run_blocking(&ctx, &api);
+        assert_eq!(api.0.read_calls.load(Ordering::SeqCst), 0);
+        assert_eq!(api.0.sent().len(), 3);
+        assert_eq!(
+            got,
+            vec![
+                ("a".into(), Status::AlreadyStopped, None),
+                ("b".into(), Status::Stopping, None),
+                ("c".into(), Status::Failed, Some("Denied".into())),
+            ]
+        );
+        assert_eq!(
+            ctx.report.get("a").unwrap().request_id.as_deref(),
+            Some("r-a")
+        );
     }
 
     #[test]
