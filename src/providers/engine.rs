@@ -96,9 +96,10 @@ pub trait Api: Sync {
 
     /// What a refusal of a call for one id says of that id by its code alone (CVM's
     /// `UnsupportedOperation.InstanceStateStopped` → [`Phase::Stopped`]): then no read is
-    /// needed. `None`: the code does not say.
-    fn refusal_phase(&self, _e: &Error) -> Option<Phase> {
-        None
+    /// needed. `None`: the code does not say. By default a not-found refusal speaks for
+    /// its lone id (the provider said so in its own words: code and message are kept).
+    fn refusal_phase(&self, e: &Error) -> Option<Phase> {
+        (e.kind == ErrorKind::NotFound).then(|| Phase::Failed(e.clone()))
     }
 
     /// How many times the resources a possibly-applied call left running are sent again,
@@ -310,12 +311,10 @@ async fn submit_and_settle<A: Api>(ctx: &Ctx, api: &A, chunk: Vec<String>) {
                 return;
             }
         }
-        // A lone id the provider says is missing needs no read: it said so itself.
-        let lone_missing = pending.len() == 1 && e.kind == ErrorKind::NotFound && !e.maybe_applied;
         // The last round of unsure re-sends failed unsure again: retryable as it is.
         let out_of_rounds =
             e.maybe_applied && unsure_rounds > 0 && unsure_rounds >= api.resend_rounds(ctx);
-        if lone_missing || out_of_rounds || !api.settle_by_reading(&e) || ctx.aborted().is_some() {
+        if out_of_rounds || !api.settle_by_reading(&e) || ctx.aborted().is_some() {
             ctx.report.fail_all(&pending, &e);
             return;
         }
