@@ -186,7 +186,8 @@ async fn post(ctx: &Ctx, hw: &Huawei, ids: &[String]) -> Result<(String, Option<
                             Err(Error::new(
                                 ErrorKind::Provider,
                                 format!(
-                                    "BatchStopServers answered without job_id: {:?}",
+                                    "BatchStopServers answered without job_id{}: {:?}",
+                                    raw.from_url(),
                                     raw.snippet()
                                 ),
                             )
