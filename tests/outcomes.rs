@@ -273,6 +273,54 @@ async fn huawei_upper_case_ids_are_refused_with_the_lower_case_form() {
     assert_eq!(v["error"]["kind"], "usage");
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn upper_case_ids_elsewhere_are_refused_with_the_lower_case_form() {
+    let server = MockServer::start().await;
+    Mock::given(wiremock::matchers::any())
+        .respond_with(ResponseTemplate::new(200))
+        .expect(0)
+        .mount(&server)
+        .await;
+    let uri = server.uri();
+    let cases: [(Sandbox, Vec<&str>, &str); 2] = [
+        (
+            tencent(),
+            vec![
+                "server",
+                "stop",
+                "-p",
+                "tencent",
+                "--region",
+                "ap-guangzhou",
+                "--server-id",
+                "ins-R8HR2UPY",
+            ],
+            "'ins-r8hr2upy'",
+        ),
+        (
+            qingcloud(),
+            vec![
+                "server",
+                "stop",
+                "-p",
+                "qingcloud",
+                "--zone",
+                "pek3a",
+                "--server-id",
+                "I-RTYV0968",
+            ],
+            "'i-rtyv0968'",
+        ),
+    ];
+    for (sb, mut args, lower) in cases {
+        args.extend(["--endpoint", &uri]);
+        let r = run(sb, &args).await;
+        assert_eq!(r.code, 2, "{}", r.stdout);
+        let msg = r.json()["error"]["message"].as_str().unwrap().to_string();
+        assert!(msg.contains(lower), "{msg}");
+    }
+}
+
 // ---- 5. envelope honesty ---------------------------------------------------------------
 
 #[tokio::test(flavor = "multi_thread")]
