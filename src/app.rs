@@ -112,8 +112,14 @@ fn run_operation(cmd: Command) -> u8 {
             Some(Error::internal("no result was recorded for this id")),
             None,
         ),
-        // The ids are known: each still without a result failed with the command, and
-        // counts in `summary.requested`.
+        // Bad input or setup (usage, config: a missing region, an unreadable config
+        // file) is found before anything is attempted: no results, as for any bad input.
+        // Any other failure of the whole command (a lookup refused, the network) comes
+        // after the ids were on their way: each still without a result failed with it,
+        // and counts in `summary.requested`.
+        Some(Err(e)) if matches!(e.kind, ErrorKind::Usage | ErrorKind::Config) => {
+            (Some(e), None, None)
+        }
         Some(Err(e)) => (Some(e.clone()), Some(e), None),
         None => {
             // Running the command again is safe: every stop and delete settles by state.
