@@ -164,9 +164,28 @@ fn run_operation(cmd: Command) -> u8 {
             Some(Error::internal("no result was recorded for this id")),
             None,
         ),
-        Some(Err(e)) => (Some(e), None, None),
+        // Bad input or setup (usage, config: a missing region, an unreadable config
+        // file) is found before anything is attempted: no results, as for any bad input.
+        // Any other failure of the whole command (a lookup refused, the network) comes
+        // after the ids were on their way: each still without a result failed with it,
+        // and counts in `summary.requested`.
+        Some(Err(e)) if matches!(e.kind, ErrorKind::Usage | ErrorKind::Config) => {
+            (Some(e), None, None)
+        }
+        Some(Err(e)) => (Some(e.clone()), Some(e), None),
         None => {
             let e = interrupted_error();
+            if ctx.plan.wait {
+                ctx.report.unconfirmed(
+                    &Error::new(
+                        ErrorKind::Internal,
+                        "interrupted while waiting: the provider accepted the request, \
+but the final state was not confirmed",
+                    )
+                    .with_code("interrupted")
+                    .retryable(true),
+                );
+            }
             (Some(e.clone()), Some(e), Some(exit::INTERRUPTED))
         }
     };
@@ -192,8 +211,14 @@ fn run_operation(cmd: Command) -> u8 {
     code_override.unwrap_or_else(|| envelope.exit_code())
 }
 
+/// Running the command again is safe: every stop and delete settles by state.
 fn interrupted_error() -> Error {
-    Error::new(ErrorKind::Internal, "interrupted before this finished").with_code("interrupted")
+    Error::new(
+        ErrorKind::Internal,
+        "interrupted before this was sent or answered; run the command again",
+    )
+    .with_code("interrupted")
+    .retryable(true)
 }
 
 /// All of stdin, for `--ids-from -`.

@@ -345,8 +345,15 @@ pub fn check_ids(
 ) -> Result<(), Error> {
     for id in ids {
         if !valid(id) {
+            // Provider ids are lower case: the provider would not know this one.
+            let lower = id.to_ascii_lowercase();
+            let hint = if lower != *id && valid(&lower) {
+                format!(" (ids are lower case: use {})", quote(&lower))
+            } else {
+                String::new()
+            };
             return Err(Error::usage(format!(
-                "malformed {what} {}: expected {expected}",
+                "malformed {what} {}: expected {expected}{hint}",
                 quote(id)
             )));
         }
@@ -402,6 +409,15 @@ pub fn is_prefixed_id(id: &str, prefix: &str, n: usize) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_upper_case_id_is_refused_with_the_lower_case_form() {
+        let valid = |id: &str| is_prefixed_id(id, "ins-", 8);
+        let e = check_ids(&["ins-R8HR2UPY".into()], "CVM id", "ins-…", valid).unwrap_err();
+        assert!(e.message.contains("use 'ins-r8hr2upy'"), "{}", e.message);
+        let e = check_ids(&["ins-x".into()], "CVM id", "ins-…", valid).unwrap_err();
+        assert!(!e.message.contains("lower case"), "{}", e.message);
+    }
 
     fn ids(flag: &[&str], file: Option<&str>) -> Result<Vec<String>, Error> {
         let dir = tempfile::tempdir().unwrap();

@@ -94,8 +94,8 @@ impl HttpRequest {
             }
         }
         RequestRecord {
+            url: redact_userinfo(&url),
             method: self.method.to_string(),
-            url,
             headers,
             body: self.body.clone(),
             credentials,
@@ -111,6 +111,37 @@ fn redact_signature(value: &str) -> String {
             format!("{}[redacted]{}", &value[..start], &value[end..])
         }
         None => "[redacted]".into(),
+    }
+}
+
+/// `url` with any `user:password@` replaced by `[redacted]@` (an endpoint given as
+/// `https://user:pass@proxy`): logs, errors and `requests` never show it.
+pub fn redact_userinfo(url: &str) -> String {
+    let Some(start) = url.find("://").map(|i| i + 3) else {
+        return url.to_string();
+    };
+    let end = url[start..]
+        .find(['/', '?', '#'])
+        .map_or(url.len(), |j| start + j);
+    match url[start..end].rfind('@') {
+        Some(at) => format!("{}[redacted]{}", &url[..start], &url[start + at..]),
+        None => url.to_string(),
+    }
+}
+
+/// Where a request went, as an error message may name it: scheme, host, port and path
+/// only — never the query (QingCloud's carries the signature) nor any userinfo.
+pub fn display_url(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(u) => {
+            let host = u.host_str().unwrap_or_default();
+            let port = u.port().map(|p| format!(":{p}")).unwrap_or_default();
+            format!("{}://{host}{port}{}", u.scheme(), u.path())
+        }
+        Err(_) => {
+            let cut = url.find(['?', '#']).unwrap_or(url.len());
+            redact_userinfo(&url[..cut])
+        }
     }
 }
 
@@ -130,11 +161,13 @@ fn redact_query_param(url: &str, param: &str) -> String {
 }
 
 /// An answer, read whole.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct RawResponse {
     pub status: u16,
     pub headers: reqwest::header::HeaderMap,
     pub body: Vec<u8>,
+    /// Where it came from, as [`display_url`] shows it (for error messages).
+    pub url: String,
 }
 
 impl RawResponse {
@@ -148,16 +181,26 @@ impl RawResponse {
         String::from_utf8_lossy(&self.body[..end]).into_owned()
     }
 
+    /// ` from <url>` for error messages, or nothing when the URL is unknown.
+    pub fn from_url(&self) -> String {
+        if self.url.is_empty() {
+            String::new()
+        } else {
+            format!(" from {}", self.url)
+        }
+    }
+
     /// The body as JSON; a non-JSON or truncated body is an error naming the HTTP
-    /// status and quoting the first 200 bytes. Such an answer may have come from a
-    /// proxy or a broken connection: it is retryable, and may have been applied.
+    /// status and the URL and quoting the first 200 bytes. Such an answer may have come
+    /// from a proxy or a broken connection: it is retryable, and may have been applied.
     pub fn json<T: DeserializeOwned>(&self) -> Result<T, Error> {
         serde_json::from_slice(&self.body).map_err(|e| {
             Error::new(
                 ErrorKind::Provider,
                 format!(
-                    "unreadable answer (HTTP {}, {e}): {:?}",
+                    "unreadable answer (HTTP {}{}, {e}): {:?}",
                     self.status,
+                    self.from_url(),
                     self.snippet()
                 ),
             )
@@ -180,10 +223,22 @@ impl RawResponse {
 
     /// The generic reading of an HTTP error status, for answers a provider does not
     /// recognise: 429 is throttling (nothing was done), 5xx a retryable server error
-    /// that may have been applied, anything else a refusal.
+    /// that may have been applied, anything else a refusal. A bare 404 is never "not
+    /// found": it comes as readily from a wrong endpoint path, a proxy or a gateway
+    /// without the route, so it is a provider failure naming the URL (only a provider's
+    /// own not-found code, read by the provider's parser, says a resource is missing).
     pub fn http_error(&self) -> Error {
-        let msg = format!("HTTP {}: {:?}", self.status, self.snippet());
         let code = format!("HTTP {}", self.status);
+        let hint = match self.status {
+            404 => " (no such API at this URL: check --endpoint and its path)",
+            _ => "",
+        };
+        let msg = format!(
+            "HTTP {}{}{hint}: {:?}",
+            self.status,
+            self.from_url(),
+            self.snippet()
+        );
         match self.status {
             429 => Error::new(ErrorKind::Throttled, msg)
                 .with_code(code)
@@ -194,7 +249,6 @@ impl RawResponse {
                 .maybe_applied(true),
             401 => Error::new(ErrorKind::Auth, msg).with_code(code),
             403 => Error::new(ErrorKind::Permission, msg).with_code(code),
-            404 => Error::new(ErrorKind::NotFound, msg).with_code(code),
             _ => Error::new(ErrorKind::Provider, msg).with_code(code),
         }
         .retry_after(self.retry_after())
@@ -381,6 +435,7 @@ impl Transport {
             status,
             headers,
             body,
+            url: display_url(&req.url),
         })
     }
 
@@ -428,7 +483,7 @@ pub fn base_url(endpoint: &str, example: &str) -> Result<String, Error> {
     let bad = |why: String| {
         Error::usage(format!(
             "malformed endpoint {}: {why}; expected a URL such as {example}",
-            crate::plan::quote(endpoint)
+            crate::plan::quote(&redact_userinfo(endpoint))
         ))
     };
     let url = reqwest::Url::parse(&with_scheme).map_err(|err| bad(err.to_string()))?;
@@ -552,10 +607,72 @@ mod tests {
             status: 502,
             headers: Default::default(),
             body: b"<html>bad gateway</html>".repeat(50),
+            url: "https://h/api/x".into(),
         };
         let e = raw.json::<serde_json::Value>().unwrap_err();
-        assert!(e.message.contains("HTTP 502"));
+        assert!(e.message.contains("HTTP 502 from https://h/api/x"));
         assert!(e.retryable);
         assert!(e.message.len() < 400);
+    }
+
+    fn answer(status: u16, body: &str) -> RawResponse {
+        RawResponse {
+            status,
+            body: body.as_bytes().to_vec(),
+            url: display_url("https://u:p@h:8443/api/api/job/stopJobs?a=1&signature=abc"),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_bare_404_is_a_provider_failure_naming_the_url_never_not_found() {
+        for body in ["", "<html>Not Found</html>", r#"{"message":"no route"}"#] {
+            let e = answer(404, body).http_error();
+            assert_eq!(e.kind, ErrorKind::Provider, "{body}");
+            assert_eq!(e.code.as_deref(), Some("HTTP 404"));
+            assert!(!e.retryable && !e.maybe_applied);
+            assert!(
+                e.message
+                    .contains("from https://h:8443/api/api/job/stopJobs (no such API"),
+                "{}",
+                e.message
+            );
+            for secret in ["signature", "abc", "u:p", "a=1"] {
+                assert!(!e.message.contains(secret), "{}", e.message);
+            }
+        }
+        let kinds: Vec<ErrorKind> = [401, 403, 400, 409, 429, 500, 503]
+            .into_iter()
+            .map(|s| answer(s, "").http_error().kind)
+            .collect();
+        use ErrorKind::*;
+        assert_eq!(
+            kinds,
+            [Auth, Permission, Provider, Provider, Throttled, Provider, Provider]
+        );
+        assert!(answer(503, "").http_error().maybe_applied);
+        assert!(!answer(429, "").http_error().maybe_applied);
+    }
+
+    #[test]
+    fn userinfo_is_redacted_everywhere_it_could_show() {
+        assert_eq!(
+            redact_userinfo("https://user:pa%40ss@proxy.example:8443/gw?x=@y"),
+            "https://[redacted]@proxy.example:8443/gw?x=@y"
+        );
+        assert_eq!(redact_userinfo("https://h/p?u=a@b"), "https://h/p?u=a@b");
+        assert_eq!(redact_userinfo("no-scheme@host"), "no-scheme@host");
+        assert_eq!(
+            display_url("http://user:secret@127.0.0.1:9/pre/fix?signature=s"),
+            "http://127.0.0.1:9/pre/fix"
+        );
+        assert_eq!(display_url("not a url?q=1"), "not a url");
+        let mut r = req();
+        r.url = "https://user:secret@h/api?signature=abc".into();
+        let rec = r.record(CredentialsUsed::Configured);
+        assert_eq!(rec.url, "https://[redacted]@h/api?signature=[redacted]");
+        assert!(!format!("{r:?}").contains("secret"));
+        let e = base_url("https://user:secret@exa mple.com", "https://x").unwrap_err();
+        assert!(!e.message.contains("secret"), "{}", e.message);
     }
 }

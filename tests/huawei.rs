@@ -930,3 +930,57 @@ async fn state_refusal_then_wait_follows_servers_without_a_job() {
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     assert_eq!(r.json()["results"][0]["status"], "stopped");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn state_refused_batch_reposts_only_the_active_servers_once() {
+    let server = MockServer::start().await;
+    let (off, active1, active2) = (uuid(1), uuid(2), uuid(3));
+    // The batch holding the SHUTOFF server is refused for its state.
+    Mock::given(method("POST"))
+        .and(path(action_path()))
+        .and(body_string_contains(off.as_str()))
+        .respond_with(ecs_error(400, "Ecs.0100"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(action_path()))
+        .respond_with(accepted(JOB))
+        .expect(1)
+        .mount(&server)
+        .await;
+    for (id, status) in [
+        (&off, "SHUTOFF"),
+        (&active1, "ACTIVE"),
+        (&active2, "ACTIVE"),
+    ] {
+        Mock::given(method("GET"))
+            .and(path(format!("/v1/{PID}/cloudservers/{id}")))
+            .respond_with(server_state(status, None))
+            .expect(1)
+            .mount(&server)
+            .await;
+    }
+    let list = [off.clone(), active1.clone(), active2.clone()].join(",");
+    let r = run(
+        creds(),
+        with_project(&server.uri(), &["--server-id", &list, "--rate", "1000"]),
+    )
+    .await;
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let v = r.json();
+    let st: Vec<&str> = v["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(st, ["already_stopped", "stopping", "stopping"]);
+    let reqs = server.received_requests().await.unwrap();
+    let posts: Vec<&Request> = reqs
+        .iter()
+        .filter(|q| q.method.as_str() == "POST")
+        .collect();
+    assert_eq!(posts.len(), 2);
+    assert_eq!(body_ids(posts[1]), vec![active1, active2]);
+}

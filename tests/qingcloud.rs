@@ -998,3 +998,278 @@ async fn stop_internal_error_resends_only_when_nothing_runs() {
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     assert_eq!(r.json()["results"][0]["provider_job_id"], "j-942yi1ah8hd");
 }
+
+// ---- settling refused calls per resource -------------------------------------------
+
+fn detail(status: &str) -> ResponseTemplate {
+    answer(json!({"hpc_job_set": [{"job_status": status}], "ret_code": 0}))
+}
+
+async fn mount_detail(server: &MockServer, job: &str, resp: ResponseTemplate) {
+    Mock::given(method("GET"))
+        .and(path(format!("/api/job/jobdetail/{job}")))
+        .and(query_param("cluster_id", CLUSTER))
+        .and(Signed)
+        .respond_with(resp)
+        .mount(server)
+        .await;
+}
+
+/// `/api/operation?resource_ids=<resource>` answering `job_set`.
+async fn mount_ops(server: &MockServer, resource: &str, job_set: Value) {
+    Mock::given(method("GET"))
+        .and(path("/api/operation"))
+        .and(query_param("resource_ids", resource))
+        .and(Signed)
+        .respond_with(answer(
+            json!({"job_set": job_set, "total_count": 1, "ret_code": 0}),
+        ))
+        .mount(server)
+        .await;
+}
+
+/// The first stopJobs (or deleteCluster) call is refused with `first`; later ones get `then`.
+async fn mount_first_refused(
+    server: &MockServer,
+    api_path: &str,
+    first: ResponseTemplate,
+    then: ResponseTemplate,
+) {
+    Mock::given(method("POST"))
+        .and(path(api_path))
+        .and(Signed)
+        .respond_with(first)
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(api_path))
+        .and(Signed)
+        .respond_with(then)
+        .mount(server)
+        .await;
+}
+
+/// The bodies of the POSTs to `api_path`, in order (status reads not counted).
+async fn posts(server: &MockServer, api_path: &str) -> Vec<Value> {
+    server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| r.method.as_str() == "POST" && r.url.path() == api_path)
+        .map(|r| serde_json::from_slice(&r.body).unwrap())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn stop_one_missing_job_does_not_make_the_others_missing() {
+    let server = MockServer::start().await;
+    mount_first_refused(
+        &server,
+        "/api/job/stopJobs",
+        refused(2100, "ResourceNotFound, job [hpcjob-bp6rj09f] not found"),
+        stop_ok(),
+    )
+    .await;
+    mount_detail(&server, JOB1, refused(2100, "ResourceNotFound")).await;
+    mount_detail(&server, JOB2, detail("running")).await;
+    mount_ops(&server, CLUSTER, json!([])).await;
+    let r = run(
+        sandbox(),
+        stop_args(&server, &["--job-id", &format!("{JOB1},{JOB2}")]),
+    )
+    .await;
+    assert_eq!(r.code, 4, "{}\n{}", r.stdout, r.stderr);
+    let v = r.json();
+    assert_eq!(v["results"][0]["status"], "not_found");
+    assert_eq!(v["results"][0]["error"]["code"], "ret_code 2100");
+    assert_eq!(v["results"][1]["status"], "stopping");
+    assert_eq!(v["results"][1]["provider_job_id"], "j-942yi1ah8hd");
+    let sent = posts(&server, "/api/job/stopJobs").await;
+    assert_eq!(sent.len(), 2, "{sent:?}");
+    assert_eq!(sent[1]["job_ids"], json!([JOB2]));
+    // The teardown form: the missing job is fine, the other one is being stopped.
+    let server2 = MockServer::start().await;
+    mount_first_refused(
+        &server2,
+        "/api/job/stopJobs",
+        refused(2100, "ResourceNotFound"),
+        stop_ok(),
+    )
+    .await;
+    mount_detail(
+        &server2,
+        JOB1,
+        answer(json!({"hpc_job_set": [], "ret_code": 0})),
+    )
+    .await;
+    mount_detail(&server2, JOB2, detail("pending")).await;
+    mount_ops(&server2, CLUSTER, json!([])).await;
+    let r = run(
+        sandbox(),
+        stop_args(
+            &server2,
+            &["--job-id", &format!("{JOB1},{JOB2}"), "--ignore-missing"],
+        ),
+    )
+    .await;
+    assert_eq!(r.code, 0, "{}", r.stdout);
+    assert_eq!(posts(&server2, "/api/job/stopJobs").await.len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn stop_one_finished_job_does_not_fail_the_running_ones() {
+    let server = MockServer::start().await;
+    mount_first_refused(
+        &server,
+        "/api/job/stopJobs",
+        refused(
+            1400,
+            "PermissionDenied, job [hpcjob-bp6rj09f] can not be stopped",
+        ),
+        stop_ok(),
+    )
+    .await;
+    mount_detail(&server, JOB1, detail("finished")).await;
+    mount_detail(&server, JOB2, detail("running")).await;
+    mount_ops(&server, CLUSTER, json!([])).await;
+    let r = run(
+        sandbox(),
+        stop_args(&server, &["--job-id", &format!("{JOB1},{JOB2}")]),
+    )
+    .await;
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let v = r.json();
+    assert_eq!(v["results"][0]["status"], "already_stopped");
+    assert_eq!(v["results"][1]["status"], "stopping");
+    let sent = posts(&server, "/api/job/stopJobs").await;
+    assert_eq!(sent.len(), 2, "{sent:?}");
+    assert_eq!(sent[1]["job_ids"], json!([JOB2]));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn stop_refused_for_running_jobs_fails_without_a_second_send() {
+    let server = MockServer::start().await;
+    mount_stop(&server, refused(1400, "PermissionDenied, not yours"), 1).await;
+    mount_detail(&server, JOB1, detail("running")).await;
+    mount_ops(&server, CLUSTER, json!([])).await;
+    let r = run(sandbox(), stop_args(&server, &["--job-id", JOB1])).await;
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    let v = r.json();
+    assert_eq!(v["results"][0]["status"], "failed");
+    assert_eq!(v["results"][0]["error"]["code"], "ret_code 1400");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn stop_run_again_while_the_stop_is_under_way_is_stopping() {
+    for wait in [false, true] {
+        let server = MockServer::start().await;
+        mount_stop(
+            &server,
+            refused(1400, "PermissionDenied, job is stopping"),
+            1,
+        )
+        .await;
+        mount_detail(&server, JOB1, detail("running")).await;
+        mount_ops(
+            &server,
+            CLUSTER,
+            json!([{"job_id": "j-942yi1ah8hd", "status": "working",
+                    "job_action": "HpcJobStopJobs", "resource_ids": CLUSTER}]),
+        )
+        .await;
+        Mock::given(method("GET"))
+            .and(path("/api/operation"))
+            .and(query_param("jobs", "j-942yi1ah8hd"))
+            .and(Signed)
+            .respond_with(operation("j-942yi1ah8hd", "successful"))
+            .expect(u64::from(wait))
+            .mount(&server)
+            .await;
+        let mut extra = vec!["--job-id", JOB1];
+        if wait {
+            extra.extend(["--wait", "--poll-interval", "50ms"]);
+        }
+        let r = run(sandbox(), stop_args(&server, &extra)).await;
+        assert_eq!(r.code, 0, "{wait}: {}\n{}", r.stdout, r.stderr);
+        let v = r.json();
+        let want = if wait { "stopped" } else { "stopping" };
+        assert_eq!(v["results"][0]["status"], want);
+        assert_eq!(v["results"][0]["provider_job_id"], "j-942yi1ah8hd");
+        assert_eq!(posts(&server, "/api/job/stopJobs").await.len(), 1);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn delete_of_an_already_deleted_cluster_is_not_found() {
+    // Refused (1400); the operations show the earlier delete succeeded, or the cluster
+    // list no longer has it, or has it as deleted.
+    for (ops, listed) in [
+        (
+            json!([{"job_id": "j-old", "status": "successful",
+                    "job_action": "HpcClusterDeleteCluster", "resource_ids": HPC}]),
+            json!([]),
+        ),
+        (
+            json!([]),
+            json!([{"cluster_id": CLUSTER, "cluster_status": "active"}]),
+        ),
+        (
+            json!([]),
+            json!([{"cluster_id": HPC, "cluster_status": "deleted"}]),
+        ),
+    ] {
+        let server = MockServer::start().await;
+        mount_delete(
+            &server,
+            refused(1400, "PermissionDenied, cluster status is deleted"),
+            2,
+        )
+        .await;
+        mount_ops(&server, HPC, ops.clone()).await;
+        Mock::given(method("GET"))
+            .and(path("/api/cluster/list"))
+            .and(query_param("zone", "jn1a"))
+            .and(Signed)
+            .respond_with(answer(json!({
+                "cluster_set": listed, "total_count": 1, "ret_code": 0
+            })))
+            .mount(&server)
+            .await;
+        let r = run(sandbox(), delete_args(&server, &["--yes"])).await;
+        assert_eq!(r.code, 4, "{ops}: {}\n{}", r.stdout, r.stderr);
+        assert_eq!(r.json()["results"][0]["status"], "not_found");
+        let r = run(
+            sandbox(),
+            delete_args(&server, &["--yes", "--ignore-missing"]),
+        )
+        .await;
+        assert_eq!(r.code, 0, "{ops}: {}", r.stdout);
+        assert_eq!(r.json()["results"][0]["ok"], true);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn delete_refused_while_its_delete_runs_is_deleting() {
+    let server = MockServer::start().await;
+    mount_delete(
+        &server,
+        refused(1400, "PermissionDenied, cluster is busy"),
+        1,
+    )
+    .await;
+    mount_ops(
+        &server,
+        HPC,
+        json!([{"job_id": "j-jxi9h7em8de", "status": "pending",
+                "job_action": "HpcClusterDeleteCluster", "resource_ids": HPC}]),
+    )
+    .await;
+    let r = run(sandbox(), delete_args(&server, &["--yes"])).await;
+    assert_eq!(r.code, 0, "{}", r.stdout);
+    let v = r.json();
+    assert_eq!(v["results"][0]["status"], "deleting");
+    assert_eq!(v["results"][0]["provider_job_id"], "j-jxi9h7em8de");
+}

@@ -850,3 +850,63 @@ async fn clap_usage_errors_exit_2() {
         assert!(r.stderr.contains("invalid value"), "{}", r.stderr);
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_repeat_refused_after_a_lost_answer_is_settled_by_describe_job() {
+    for (state, want) in [("RUNNING", "stopping"), ("SUCCEED", "stopped")] {
+        let server = MockServer::start().await;
+        // The first answer is lost (5xx); the repeat is refused: the job is busy
+        // terminating because the first attempt took effect.
+        Mock::given(action("TerminateJob"))
+            .respond_with(ResponseTemplate::new(503).set_body_string("upstream unavailable"))
+            .up_to_n_times(1)
+            .with_priority(1)
+            .mount(&server)
+            .await;
+        Mock::given(action("TerminateJob"))
+            .respond_with(api_error("ResourceInUse.Job"))
+            .mount(&server)
+            .await;
+        Mock::given(action("DescribeJob"))
+            .respond_with(job_state(state))
+            .expect(1)
+            .mount(&server)
+            .await;
+        let uri = server.uri();
+        let r = run(
+            sandbox(),
+            &stop_args(&uri, &["--job-id", "job-rybewp57", "--rate", "50"]),
+        )
+        .await;
+        assert_eq!(r.code, 0, "{state}: {}", r.stdout);
+        assert_eq!(r.json()["results"][0]["status"], want);
+        let terminates = server
+            .received_requests()
+            .await
+            .unwrap()
+            .iter()
+            .filter(|q| q.headers.get("X-TC-Action").unwrap() == "TerminateJob")
+            .count();
+        assert_eq!(terminates, 2, "{state}");
+    }
+    // Refused on the first attempt: nothing to settle, a plain failure.
+    let server = MockServer::start().await;
+    Mock::given(action("TerminateJob"))
+        .respond_with(api_error("ResourceInUse.Job"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(action("DescribeJob"))
+        .respond_with(job_state("RUNNING"))
+        .expect(0)
+        .mount(&server)
+        .await;
+    let uri = server.uri();
+    let r = run(
+        sandbox(),
+        &stop_args(&uri, &["--job-id", "job-rybewp57", "--rate", "50"]),
+    )
+    .await;
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    assert_eq!(r.json()["results"][0]["error"]["code"], "ResourceInUse.Job");
+}

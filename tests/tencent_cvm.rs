@@ -438,3 +438,58 @@ async fn dry_run_offline() {
         .unwrap()
         .contains("/cvm/tc3_request, SignedHeaders=content-type;host, Signature=[redacted]"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stopped_and_a_stopping_instance_in_a_batch_are_settled_and_the_rest_sent_once() {
+    let server = MockServer::start().await;
+    Mock::given(action("StopInstances"))
+        .and(|r: &Request| body(r)["InstanceIds"].as_array().unwrap().len() == 4)
+        .respond_with(api_error("UnsupportedOperation.InstanceStateStopped"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(action("DescribeInstances"))
+        .respond_with(instances(&[
+            ("ins-aaaaaaa1", "RUNNING"),
+            ("ins-aaaaaaa2", "STOPPED"),
+            ("ins-aaaaaaa3", "STOPPING"),
+            ("ins-aaaaaaa4", "RUNNING"),
+        ]))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(action("StopInstances"))
+        .and(body_partial_json(
+            json!({"InstanceIds": ["ins-aaaaaaa1", "ins-aaaaaaa4"]}),
+        ))
+        .respond_with(ok("resent"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let r = run(
+        sandbox(),
+        &server.uri(),
+        &[
+            "--server-id",
+            "ins-aaaaaaa1,ins-aaaaaaa2,ins-aaaaaaa3,ins-aaaaaaa4",
+        ],
+    )
+    .await;
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let v = r.json();
+    let got: Vec<&str> = v["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(got, ["stopping", "already_stopped", "stopping", "stopping"]);
+    let stops = server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| r.headers.get("X-TC-Action").unwrap() == "StopInstances")
+        .count();
+    assert_eq!(stops, 2);
+}

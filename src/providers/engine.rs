@@ -108,6 +108,27 @@ pub trait Api: Sync {
     fn settle_by_reading(&self, e: &Error) -> bool {
         e.maybe_applied || (e.kind == ErrorKind::NotFound && self.per_call() > 1)
     }
+
+    /// What a refusal of a call for one id says of that id by its code alone (CVM's
+    /// `UnsupportedOperation.InstanceStateStopped` → [`Phase::Stopped`]): then no read is
+    /// needed. `None`: the code does not say. By default a not-found refusal speaks for
+    /// its lone id (the provider said so in its own words: code and message are kept).
+    fn refusal_phase(&self, e: &Error) -> Option<Phase> {
+        (e.kind == ErrorKind::NotFound).then(|| Phase::Failed(e.clone()))
+    }
+
+    /// How many times the resources a possibly-applied call left running are sent again,
+    /// each time after reading them (a refused call's running rest is sent once).
+    fn resend_rounds(&self, _ctx: &Ctx) -> u32 {
+        1
+    }
+
+    /// Whether `--wait` reads each resource with [`Api::read`] until it is final. An API
+    /// that follows its provider's asynchronous jobs instead (one poll per job rather
+    /// than per resource) says `false` and waits itself after [`run`].
+    fn wait_by_reading(&self) -> bool {
+        true
+    }
 }
 
 /// The status of a resource whose stop or delete is under way, and once it is done.
@@ -160,7 +181,7 @@ pub async fn run<A: Api>(ctx: &Ctx, api: &A) -> Result<(), Error> {
     })
     .await;
 
-    if ctx.plan.wait {
+    if ctx.plan.wait && api.wait_by_reading() {
         let pending: Vec<String> = ids
             .into_iter()
             .filter(|id| {
@@ -200,7 +221,7 @@ async fn read_first<A: Api>(
                                 ctx.report.set(ResultItem::failed(id.clone(), &e));
                                 unsupported.lock().unwrap().push((id, e));
                             }
-                            other => record(ctx, api, &id, other, Settled::Refused, None),
+                            other => record(ctx, api, &id, other, Settled::Refused(None), None),
                         }
                     }
                 }
@@ -244,13 +265,17 @@ fn refuse_all(ctx: &Ctx, running: Vec<String>, unsupported: Vec<(String, Error)>
     e
 }
 
-/// Reads `ids` and gives each its phase, `Gone` for those the answer leaves out.
+/// Reads `ids` (in calls of at most [`Api::per_read`]) and gives each its phase, `Gone`
+/// for those the answers leave out.
 async fn read_all<A: Api>(
     ctx: &Ctx,
     api: &A,
     ids: &[String],
 ) -> Result<Vec<(String, Phase)>, Error> {
-    let mut got: HashMap<String, Phase> = api.read(ctx, ids).await?.into_iter().collect();
+    let mut got: HashMap<String, Phase> = HashMap::new();
+    for chunk in chunks(ids, api.per_read()) {
+        got.extend(api.read(ctx, &chunk).await?);
+    }
     Ok(ids
         .iter()
         .map(|id| {
@@ -262,10 +287,10 @@ async fn read_all<A: Api>(
 
 /// Why a resource is being settled by a read.
 #[derive(Clone, Copy, PartialEq)]
-enum Settled {
-    /// Read before sending, or after the provider refused the call: a resource found
-    /// gone did not exist for us, a stopped one was already stopped.
-    Refused,
+enum Settled<'a> {
+    /// Read before sending, or after the provider refused the call (with this error): a
+    /// resource found gone did not exist for us, a stopped one was already stopped.
+    Refused(Option<&'a Error>),
     /// After a call that may have been applied: a resource now gone or stopped was
     /// most likely stopped or deleted by that call.
     MaybeApplied,
@@ -284,11 +309,29 @@ fn record<A: Api>(
     let item = match (phase, why) {
         (Phase::Running, _) => return,
         (Phase::Stopping, _) => ResultItem::new(id, under_way),
-        (Phase::Stopped, Settled::Refused) => ResultItem::new(id, Status::AlreadyStopped),
+        (Phase::Stopped, Settled::Refused(_)) => ResultItem::new(id, Status::AlreadyStopped),
         (Phase::Stopped, Settled::MaybeApplied) => ResultItem::new(id, done),
-        (Phase::Gone, Settled::Refused) => ResultItem::failed(id, &api.missing(ctx, id)),
+        // Gone after a delete that may have been applied: deleted. A stop does not make a
+        // resource disappear: it is missing.
+        (Phase::Gone, Settled::MaybeApplied) if ctx.plan.operation != Operation::ClusterDelete => {
+            ResultItem::failed(id, &api.missing(ctx, id))
+        }
+        (Phase::Gone, Settled::Refused(cause)) => {
+            let mut e = api.missing(ctx, id);
+            // The provider's own not-found code, when its refusal was one.
+            if let Some(c) = cause.filter(|c| c.kind == ErrorKind::NotFound) {
+                e.code = c.code.clone();
+            }
+            ResultItem::failed(id, &e)
+        }
         (Phase::Gone, Settled::MaybeApplied) => ResultItem::new(id, done),
-        (Phase::Failed(e) | Phase::Unsupported(e), _) => ResultItem::failed(id, &e),
+        (Phase::Failed(mut e) | Phase::Unsupported(mut e), why) => {
+            // The read explains a refusal: the refusal's code is the provider's word.
+            if let (None, Settled::Refused(Some(cause))) = (&e.code, why) {
+                e.code = cause.code.clone();
+            }
+            ResultItem::failed(id, &e)
+        }
     };
     let item = match accepted {
         Some(a) => item
@@ -299,62 +342,107 @@ fn record<A: Api>(
     ctx.report.set(item);
 }
 
-/// One call for `chunk`; a refusal or a possibly-applied failure is settled per id.
+/// One call for `chunk`; a refusal or a possibly-applied failure is settled per id:
+/// each id gets the verdict a read gives it, and exactly the ones still running are
+/// sent again — once after a refusal, up to [`Api::resend_rounds`] times after calls
+/// that may have been applied.
 async fn submit_and_settle<A: Api>(ctx: &Ctx, api: &A, chunk: Vec<String>) {
     let (under_way, _) = statuses(ctx.plan.operation);
     if let Some(e) = ctx.aborted() {
         ctx.report.fail_all(&chunk, &e);
         return;
     }
-    let e = match api.submit(ctx, &chunk).await {
+    let mut e = match api.submit(ctx, &chunk).await {
         Ok(a) => return accept(ctx, &chunk, under_way, &a),
         Err(e) => e,
     };
-    ctx.note_failure(&(&e).into());
-    if !api.settle_by_reading(&e) || ctx.aborted().is_some() {
-        ctx.report.fail_all(&chunk, &e);
-        return;
-    }
-    let why = if e.maybe_applied {
-        Settled::MaybeApplied
-    } else {
-        Settled::Refused
-    };
-    tracing::info!(
-        "{} refused or unanswered ({}): reading the {} resource(s) to settle each",
-        ctx.plan.operation.verb(),
-        e.message,
-        chunk.len()
-    );
-    let phases = match read_all(ctx, api, &chunk).await {
-        Ok(p) => p,
-        Err(read_err) => {
-            tracing::warn!("reading after the refusal failed: {}", read_err.message);
-            ctx.report.fail_all(&chunk, &e);
+    let mut pending = chunk;
+    let mut refusal_resent = false;
+    let mut unsure_rounds = 0;
+    loop {
+        ctx.note_failure(&(&e).into());
+        if let ([id], false) = (pending.as_slice(), e.maybe_applied) {
+            if let Some(phase) = api.refusal_phase(&e) {
+                if phase == Phase::Running {
+                    ctx.report.fail_all(&pending, &e);
+                } else {
+                    let answer = Accepted {
+                        request_id: e.request_id.clone(),
+                        provider_job_id: None,
+                    };
+                    record(
+                        ctx,
+                        api,
+                        id,
+                        phase,
+                        Settled::Refused(Some(&e)),
+                        Some(&answer),
+                    );
+                }
+                return;
+            }
+        }
+        // The last round of unsure re-sends failed unsure again: retryable as it is.
+        let out_of_rounds =
+            e.maybe_applied && unsure_rounds > 0 && unsure_rounds >= api.resend_rounds(ctx);
+        if out_of_rounds || !api.settle_by_reading(&e) || ctx.aborted().is_some() {
+            ctx.report.fail_all(&pending, &e);
             return;
         }
-    };
-    let mut again = Vec::new();
-    for (id, phase) in phases {
-        match phase {
-            Phase::Running => again.push(id),
-            other => record(ctx, api, &id, other, why, None),
+        let why = if e.maybe_applied {
+            Settled::MaybeApplied
+        } else {
+            Settled::Refused(Some(&e))
+        };
+        tracing::info!(
+            "{} refused or unanswered ({}): reading the {} resource(s) to settle each",
+            ctx.plan.operation.verb(),
+            e.message,
+            pending.len()
+        );
+        let phases = match read_all(ctx, api, &pending).await {
+            Ok(p) => p,
+            Err(read_err) => {
+                tracing::warn!("reading after the refusal failed: {}", read_err.message);
+                ctx.report.fail_all(&pending, &e);
+                return;
+            }
+        };
+        let mut again = Vec::new();
+        for (id, phase) in phases {
+            match phase {
+                Phase::Running => again.push(id),
+                other => record(ctx, api, &id, other, why, None),
+            }
         }
-    }
-    if again.is_empty() {
-        return;
-    }
-    if again.len() == chunk.len() && why == Settled::Refused {
-        // Every id still runs, so the refusal was about the call itself.
-        ctx.report.fail_all(&again, &e);
-        return;
-    }
-    // Sent once more, and only these: the rest were settled above.
-    match api.submit(ctx, &again).await {
-        Ok(a) => accept(ctx, &again, under_way, &a),
-        Err(e2) => {
-            ctx.note_failure(&(&e2).into());
-            ctx.report.fail_all(&again, &e2);
+        if again.is_empty() {
+            return;
+        }
+        let resend = if e.maybe_applied {
+            unsure_rounds += 1;
+            unsure_rounds <= api.resend_rounds(ctx)
+        } else {
+            // Every id still runs: the refusal was about the call itself. And a call
+            // refused once more is not sent a third time.
+            let first = !refusal_resent && again.len() < pending.len();
+            refusal_resent = true;
+            first
+        };
+        if !resend {
+            ctx.report.fail_all(&again, &e);
+            return;
+        }
+        if let Some(stop) = ctx.aborted() {
+            ctx.report.fail_all(&again, &stop);
+            return;
+        }
+        // Only these: the rest were settled above.
+        match api.submit(ctx, &again).await {
+            Ok(a) => return accept(ctx, &again, under_way, &a),
+            Err(e2) => {
+                e = e2;
+                pending = again;
+            }
         }
     }
 }
@@ -439,6 +527,12 @@ mod tests {
         read_calls: AtomicUsize,
         /// What `missing` says, when the API says more than the engine's default.
         missing: Option<&'static str>,
+        /// 0: 100.
+        per_read: usize,
+        /// The most ids one read call got.
+        widest_read: AtomicUsize,
+        /// `--wait` is the API's own business.
+        own_wait: bool,
     }
 
     impl Fake {
@@ -456,10 +550,17 @@ mod tests {
             self.per_call.max(1)
         }
         fn per_read(&self) -> usize {
-            100
+            if self.per_read == 0 {
+                100
+            } else {
+                self.per_read
+            }
         }
         fn read_first(&self) -> bool {
             self.read_first
+        }
+        fn wait_by_reading(&self) -> bool {
+            !self.own_wait
         }
         fn credentials_used(&self) -> CredentialsUsed {
             CredentialsUsed::Placeholder
@@ -491,6 +592,7 @@ mod tests {
         }
         async fn read(&self, _ctx: &Ctx, ids: &[String]) -> Result<Vec<(String, Phase)>, Error> {
             self.read_calls.fetch_add(1, Ordering::SeqCst);
+            self.widest_read.fetch_max(ids.len(), Ordering::SeqCst);
             let mut reads = self.reads.lock().unwrap();
             Ok(ids
                 .iter()
@@ -553,7 +655,8 @@ mod tests {
             got,
             vec![
                 ("a".into(), Status::Stopping, None),
-                ("b".into(), Status::NotFound, None),
+                // The refusal's own not-found code is kept.
+                ("b".into(), Status::NotFound, Some("NotFound".into())),
                 ("c".into(), Status::AlreadyStopped, None),
                 ("d".into(), Status::Stopping, None),
             ]
@@ -562,6 +665,57 @@ mod tests {
             ctx.report.get("a").unwrap().request_id.as_deref(),
             Some("req-a")
         );
+    }
+
+    #[test]
+    fn settling_reads_at_most_per_read_ids_a_call() {
+        let ctx = ctx(IDS);
+        let api = Fake {
+            per_call: 100,
+            per_read: 1,
+            refuse: s(&["b"]),
+            refusal: Some(Error::new(ErrorKind::NotFound, "b is missing").with_code("2100")),
+            ..Default::default()
+        }
+        .with("a", &[Phase::Running])
+        .with("c", &[Phase::Stopped])
+        .with("d", &[Phase::Running]);
+        let got = run_blocking(&ctx, &api);
+        assert_eq!(api.read_calls.load(Ordering::SeqCst), 4);
+        assert_eq!(api.widest_read.load(Ordering::SeqCst), 1);
+        assert_eq!(api.sent(), vec![s(&["a", "b", "c", "d"]), s(&["a", "d"])]);
+        assert_eq!(got[1], ("b".into(), Status::NotFound, Some("2100".into())));
+    }
+
+    #[test]
+    fn a_lone_id_the_provider_calls_missing_is_not_found_without_a_read() {
+        let ctx = ctx("server stop -p tencent --server-id a");
+        let api = Fake {
+            per_call: 100,
+            refuse: s(&["a"]),
+            refusal: Some(Error::new(ErrorKind::NotFound, "a is missing").with_code("2100")),
+            ..Default::default()
+        }
+        .with("a", &[Phase::Running]);
+        let got = run_blocking(&ctx, &api);
+        assert_eq!(api.read_calls.load(Ordering::SeqCst), 0);
+        assert_eq!(api.sent().len(), 1);
+        assert_eq!(got[0], ("a".into(), Status::NotFound, Some("2100".into())));
+    }
+
+    #[test]
+    fn an_api_that_waits_itself_is_not_read_while_waiting() {
+        let ctx =
+            ctx("job stop -p tencent --job-id a --wait --poll-interval 1ms --wait-timeout 50ms");
+        let api = Fake {
+            own_wait: true,
+            ..Default::default()
+        }
+        .with("a", &[Phase::Running]);
+        let got = run_blocking(&ctx, &api);
+        assert_eq!(api.read_calls.load(Ordering::SeqCst), 0);
+        assert_eq!(got[0], ("a".into(), Status::Stopping, None));
+        assert!(ctx.report.get("a").unwrap().error.is_none());
     }
 
     #[test]
@@ -620,6 +774,166 @@ mod tests {
         // c still ran: sent once more (and timed out again: failed, never a third time).
         assert_eq!(api.sent().iter().filter(|c| c == &&s(&["c"])).count(), 2);
         assert_eq!(got[2].1, Status::Failed);
+    }
+
+    #[test]
+    fn a_resend_refused_again_is_settled_once_more_and_never_sent_a_third_time() {
+        let ctx = ctx(IDS);
+        let api = Fake {
+            per_call: 100,
+            refuse: s(&["a", "b"]),
+            refusal: Some(Error::new(ErrorKind::Provider, "state").with_code("1400")),
+            ..Default::default()
+        }
+        .with("a", &[Phase::Running, Phase::Running, Phase::Running])
+        .with("b", &[Phase::Running, Phase::Stopped])
+        .with("c", &[Phase::Stopped])
+        .with(
+            "d",
+            &[Phase::Failed(Error::new(ErrorKind::Provider, "suspended"))],
+        );
+        let api = Fake {
+            refuse: s(&["a", "b", "c", "d"]),
+            ..api
+        };
+        // Settle by reading every 1400 refusal.
+        struct Settling(Fake);
+        impl Api for Settling {
+            fn per_call(&self) -> usize {
+                self.0.per_call()
+            }
+            fn credentials_used(&self) -> CredentialsUsed {
+                self.0.credentials_used()
+            }
+            fn dry_run(&self, ctx: &Ctx, ids: &[String]) -> Result<Vec<HttpRequest>, Error> {
+                self.0.dry_run(ctx, ids)
+            }
+            async fn submit(&self, ctx: &Ctx, ids: &[String]) -> Result<Accepted, Error> {
+                self.0.submit(ctx, ids).await
+            }
+            async fn read(&self, ctx: &Ctx, ids: &[String]) -> Result<Vec<(String, Phase)>, Error> {
+                self.0.read(ctx, ids).await
+            }
+            fn settle_by_reading(&self, e: &Error) -> bool {
+                e.code.as_deref() == Some("1400")
+            }
+        }
+        let api = Settling(api);
+        let got = run_blocking(&ctx, &api);
+        // [a,b,c,d] refused; a,b still run: [a,b] once more, refused; b now stopped.
+        assert_eq!(api.0.sent(), vec![s(&["a", "b", "c", "d"]), s(&["a", "b"])]);
+        assert_eq!(
+            got,
+            vec![
+                ("a".into(), Status::Failed, Some("1400".into())),
+                ("b".into(), Status::AlreadyStopped, None),
+                ("c".into(), Status::AlreadyStopped, None),
+                // The read's verdict carries the refusal's code.
+                ("d".into(), Status::Failed, Some("1400".into())),
+            ]
+        );
+    }
+
+    #[test]
+    fn unsure_calls_are_settled_up_to_resend_rounds_and_a_stop_never_makes_gone_stopped() {
+        let ctx = ctx("server stop -p tencent --server-id a,b --retries 2");
+        let timeout = Error::new(ErrorKind::Timeout, "no answer")
+            .retryable(true)
+            .maybe_applied(true);
+        struct Unsure(Fake);
+        impl Api for Unsure {
+            fn per_call(&self) -> usize {
+                100
+            }
+            fn per_read(&self) -> usize {
+                100
+            }
+            fn credentials_used(&self) -> CredentialsUsed {
+                self.0.credentials_used()
+            }
+            fn dry_run(&self, ctx: &Ctx, ids: &[String]) -> Result<Vec<HttpRequest>, Error> {
+                self.0.dry_run(ctx, ids)
+            }
+            async fn submit(&self, ctx: &Ctx, ids: &[String]) -> Result<Accepted, Error> {
+                self.0.submit(ctx, ids).await
+            }
+            async fn read(&self, ctx: &Ctx, ids: &[String]) -> Result<Vec<(String, Phase)>, Error> {
+                self.0.read(ctx, ids).await
+            }
+            fn resend_rounds(&self, ctx: &Ctx) -> u32 {
+                ctx.plan.transport.retries
+            }
+        }
+        let api = Unsure(
+            Fake {
+                refuse: s(&["a"]),
+                refusal: Some(timeout),
+                ..Default::default()
+            }
+            .with("a", &[Phase::Running]),
+        );
+        let got = run_blocking(&ctx, &api);
+        // b is missing from every read: not_found, not "stopped".
+        assert_eq!(got[1].1, Status::NotFound);
+        // a: the first call, then --retries 2 more, each after a read.
+        assert_eq!(api.0.sent(), vec![s(&["a", "b"]), s(&["a"]), s(&["a"])]);
+        assert_eq!(got[0].1, Status::Failed);
+        // Read before each re-send; the last unsure failure stands as it is.
+        assert_eq!(api.0.read_calls.load(Ordering::SeqCst), 2);
+    }
+
+    #[test]
+    fn a_lone_ids_refusal_code_can_speak_for_it_without_a_read() {
+        struct ByCode(Fake);
+        impl Api for ByCode {
+            fn per_call(&self) -> usize {
+                1
+            }
+            fn credentials_used(&self) -> CredentialsUsed {
+                self.0.credentials_used()
+            }
+            fn dry_run(&self, ctx: &Ctx, ids: &[String]) -> Result<Vec<HttpRequest>, Error> {
+                self.0.dry_run(ctx, ids)
+            }
+            async fn submit(&self, _ctx: &Ctx, ids: &[String]) -> Result<Accepted, Error> {
+                self.0.submitted.lock().unwrap().push(ids.to_vec());
+                let code = match ids[0].as_str() {
+                    "a" => "Stopped",
+                    "b" => "Stopping",
+                    _ => "Denied",
+                };
+                Err(Error::new(ErrorKind::Provider, code)
+                    .with_code(code)
+                    .with_request_id(Some(format!("r-{}", ids[0]))))
+            }
+            async fn read(&self, ctx: &Ctx, ids: &[String]) -> Result<Vec<(String, Phase)>, Error> {
+                self.0.read(ctx, ids).await
+            }
+            fn refusal_phase(&self, e: &Error) -> Option<Phase> {
+                Some(match e.code.as_deref()? {
+                    "Stopped" => Phase::Stopped,
+                    "Stopping" => Phase::Stopping,
+                    _ => Phase::Failed(e.clone()),
+                })
+            }
+        }
+        let ctx = ctx("server stop -p tencent --server-id a,b,c");
+        let api = ByCode(Fake::default());
+        let got = run_blocking(&ctx, &api);
+        assert_eq!(api.0.read_calls.load(Ordering::SeqCst), 0);
+        assert_eq!(api.0.sent().len(), 3);
+        assert_eq!(
+            got,
+            vec![
+                ("a".into(), Status::AlreadyStopped, None),
+                ("b".into(), Status::Stopping, None),
+                ("c".into(), Status::Failed, Some("Denied".into())),
+            ]
+        );
+        assert_eq!(
+            ctx.report.get("a").unwrap().request_id.as_deref(),
+            Some("r-a")
+        );
     }
 
     #[test]

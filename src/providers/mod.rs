@@ -200,6 +200,22 @@ impl Report {
         });
     }
 
+    /// Gives `e` to every result still on its way (accepted, stopping, deleting, with no
+    /// error yet): a `--wait` that ended before their final state must not count them
+    /// as confirmed.
+    pub fn unconfirmed(&self, e: &Error) {
+        for item in self.slots.lock().unwrap().iter_mut().flatten() {
+            if item.error.is_none()
+                && matches!(
+                    item.status,
+                    Status::Accepted | Status::Stopping | Status::Deleting
+                )
+            {
+                item.error = Some(e.into());
+            }
+        }
+    }
+
     /// Sorts requested ids into input order (ids not requested go last).
     pub fn sort_in_input_order(&self, ids: &mut [String]) {
         ids.sort_by_key(|id| self.index.get(id).copied().unwrap_or(usize::MAX));
@@ -575,6 +591,12 @@ mod tests {
         let mut pending: Vec<String> = ["b", "zz", "c"].iter().map(|s| s.to_string()).collect();
         report.sort_in_input_order(&mut pending);
         assert_eq!(pending, ["c", "b", "zz"]);
+        // An interrupted --wait: only what is still on its way loses its confirmation.
+        report.unconfirmed(&Error::internal("interrupted").retryable(true));
+        assert!(report.get("b").unwrap().error.is_none());
+        let c = report.get("c").unwrap();
+        assert_eq!(c.status, Status::Stopping);
+        assert!(c.error.unwrap().retryable);
     }
 
     proptest! {
@@ -612,6 +634,7 @@ mod parser_props {
             status,
             headers,
             body,
+            url: "https://h/p".into(),
         }
     }
 

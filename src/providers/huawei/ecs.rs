@@ -1,13 +1,15 @@
 //! Huawei Cloud ECS `server stop`: BatchStopServers (`os-stop`, at most 1000 servers a
-//! call), ShowServer to settle refused or uncertain calls, and `--wait` by polling
-//! ShowJob — never by sending the stop again. PROVIDERS.md §3.
+//! call) on the operation engine, ShowServer to settle refused or uncertain calls per
+//! server, and `--wait` by polling ShowJob — never by sending the stop again.
+//! PROVIDERS.md §3.
 
 use super::{classify, parse, refusal, Huawei};
-use crate::envelope::{ResultItem, Status};
+use crate::envelope::{CredentialsUsed, Status};
 use crate::error::{Error, ErrorKind};
-use crate::plan::{check_ids, Plan};
+use crate::plan::{check_ids, quote, Plan};
+use crate::providers::engine::{self, Accepted, Phase};
 use crate::providers::Ctx;
-use crate::transport::{Api, RetrySafety};
+use crate::transport::{Api, HttpRequest, RetrySafety};
 use reqwest::Method;
 use serde::Deserialize;
 use std::collections::HashMap;
@@ -17,7 +19,7 @@ use std::sync::Mutex;
 pub const CHUNK: usize = 1000;
 
 /// After a timeout, a dropped connection or a 5xx the batch may have been accepted:
-/// the transport does not repeat it; `stop_chunk` asks ShowServer first.
+/// the transport does not repeat it; the engine asks ShowServer first.
 const BATCH_STOP: Api = Api {
     name: "huawei.ecs.BatchStopServers",
     default_rate: 5.0,
@@ -36,31 +38,35 @@ const SHOW_SERVER: Api = Api {
     safety: RetrySafety::Repeatable,
 };
 
-/// Rounds of "ShowServer, then re-post the rest" after a call refused because of
-/// some of its servers.
-const MAX_REFUSED_ROUNDS: u32 = 2;
-
+/// A UUID in the lower case Huawei gives its ids in: ECS compares ids exactly, so an
+/// upper-case one is unknown to it, and one such id makes it refuse the whole batch.
 pub fn is_uuid(id: &str) -> bool {
     let b = id.as_bytes();
     b.len() == 36
         && b.iter().enumerate().all(|(i, c)| match i {
             8 | 13 | 18 | 23 => *c == b'-',
-            _ => c.is_ascii_hexdigit(),
+            _ => c.is_ascii_digit() || (b'a'..=b'f').contains(c),
         })
 }
 
 pub fn validate(plan: &Plan) -> Result<(), Error> {
+    for id in &plan.ids {
+        let lower = id.to_ascii_lowercase();
+        if lower != *id && is_uuid(&lower) {
+            return Err(Error::usage(format!(
+                "Huawei Cloud ECS server id {} has upper-case letters, which ECS does not know \
+(its ids are lower case): use {} (nothing was sent)",
+                quote(id),
+                quote(&lower)
+            )));
+        }
+    }
     check_ids(
         &plan.ids,
         "Huawei Cloud ECS server id",
-        "a UUID such as 616fb98f-46ca-475e-917e-2563e5a8cd19",
+        "a lower-case UUID such as 616fb98f-46ca-475e-917e-2563e5a8cd19",
         is_uuid,
     )
-}
-
-/// The ids split into calls of at most [`CHUNK`], input order kept.
-pub fn chunks(ids: &[String]) -> Vec<Vec<String>> {
-    ids.chunks(CHUNK).map(<[String]>::to_vec).collect()
 }
 
 fn stop_body(ids: &[String], hard: bool) -> String {
@@ -77,27 +83,79 @@ fn stop_body(ids: &[String], hard: bool) -> String {
     .to_string()
 }
 
-pub async fn server_stop(ctx: &Ctx, hw: &Huawei) -> Result<(), Error> {
-    let batches = chunks(&ctx.plan.ids);
-    if ctx.plan.dry_run {
-        for chunk in &batches {
-            let req = hw.ecs(
-                ctx,
-                Method::POST,
-                "cloudservers/action",
-                stop_body(chunk, ctx.plan.hard),
-            )?;
-            ctx.report.show(&req, hw.credentials_used());
-            for id in chunk {
-                ctx.report
-                    .set(ResultItem::new(id.clone(), Status::Accepted));
-            }
-        }
-        return Ok(());
+/// `server stop`'s wire facts for the engine: BatchStopServers with up to 1000 servers
+/// and one job a call; ShowServer settles a call refused because of some of its servers
+/// (`Ecs.0114`/`Ecs.0614` missing, `Ecs.0100` state) or one that may have been applied
+/// (then up to `--retries` re-posts, each after a read). BatchStopServers names no
+/// culprit in a machine-readable form, so even a lone server's refusal is read.
+/// `--wait` follows ShowJob.
+struct ServerStop<'a> {
+    hw: &'a Huawei,
+}
+
+impl engine::Api for ServerStop<'_> {
+    fn per_call(&self) -> usize {
+        CHUNK
     }
-    ctx.for_each(batches, |chunk| stop_chunk(ctx, hw, chunk))
-        .await;
-    if ctx.plan.wait {
+
+    fn credentials_used(&self) -> CredentialsUsed {
+        self.hw.credentials_used()
+    }
+
+    fn dry_run(&self, ctx: &Ctx, ids: &[String]) -> Result<Vec<HttpRequest>, Error> {
+        Ok(vec![self.hw.ecs(
+            ctx,
+            Method::POST,
+            "cloudservers/action",
+            stop_body(ids, ctx.plan.hard),
+        )?])
+    }
+
+    async fn submit(&self, ctx: &Ctx, ids: &[String]) -> Result<Accepted, Error> {
+        let (job, request_id) = post(ctx, self.hw, ids).await?;
+        Ok(Accepted {
+            request_id,
+            provider_job_id: Some(job),
+        })
+    }
+
+    /// ShowServer (one server a read): `SHUTOFF` → stopped, `powering-off` → stopping
+    /// (also the trace of a call applied although its answer was lost), 404 → missing
+    /// (with ECS's own code), anything else → still to be stopped.
+    async fn read(&self, ctx: &Ctx, ids: &[String]) -> Result<Vec<(String, Phase)>, Error> {
+        let mut out = Vec::new();
+        for id in ids {
+            let phase = match show_server(ctx, self.hw, id).await? {
+                ServerState::Shutoff => Phase::Stopped,
+                ServerState::PoweringOff => Phase::Stopping,
+                ServerState::Other => Phase::Running,
+                ServerState::Missing(e) => Phase::Failed(e),
+            };
+            out.push((id.clone(), phase));
+        }
+        Ok(out)
+    }
+
+    fn settle_by_reading(&self, e: &Error) -> bool {
+        refused_by_members(e) || (e.retryable && e.maybe_applied)
+    }
+
+    fn refusal_phase(&self, _e: &Error) -> Option<Phase> {
+        None
+    }
+
+    fn resend_rounds(&self, ctx: &Ctx) -> u32 {
+        ctx.plan.transport.retries
+    }
+
+    fn wait_by_reading(&self) -> bool {
+        false
+    }
+}
+
+pub async fn server_stop(ctx: &Ctx, hw: &Huawei) -> Result<(), Error> {
+    engine::run(ctx, &ServerStop { hw }).await?;
+    if ctx.plan.wait && !ctx.plan.dry_run {
         wait(ctx, hw).await;
     }
     Ok(())
@@ -128,7 +186,8 @@ async fn post(ctx: &Ctx, hw: &Huawei, ids: &[String]) -> Result<(String, Option<
                             Err(Error::new(
                                 ErrorKind::Provider,
                                 format!(
-                                    "BatchStopServers answered without job_id: {:?}",
+                                    "BatchStopServers answered without job_id{}: {:?}",
+                                    raw.from_url(),
                                     raw.snippet()
                                 ),
                             )
@@ -149,56 +208,6 @@ fn refused_by_members(e: &Error) -> bool {
         e.code.as_deref(),
         Some("Ecs.0114" | "Ecs.0614" | "Ecs.0100")
     )
-}
-
-/// Stops one chunk and records one result per server.
-async fn stop_chunk(ctx: &Ctx, hw: &Huawei, chunk: Vec<String>) {
-    let mut pending = chunk;
-    let mut refused_rounds = 0;
-    let mut unsure_rounds = 0;
-    loop {
-        if let Some(e) = ctx.aborted() {
-            ctx.report.fail_all(&pending, &e);
-            return;
-        }
-        let err = match post(ctx, hw, &pending).await {
-            Ok((job, request_id)) => {
-                for id in &pending {
-                    ctx.report.set(
-                        ResultItem::new(id.clone(), Status::Stopping)
-                            .with_request_id(request_id.clone())
-                            .with_job_id(Some(job.clone())),
-                    );
-                }
-                return;
-            }
-            Err(e) => e,
-        };
-        let settle = if refused_by_members(&err) {
-            refused_rounds += 1;
-            refused_rounds <= MAX_REFUSED_ROUNDS
-        } else if err.retryable && err.maybe_applied {
-            // It may have been applied: never re-post blindly.
-            unsure_rounds += 1;
-            unsure_rounds <= ctx.plan.transport.retries
-        } else {
-            false
-        };
-        if !settle {
-            ctx.note_failure(&(&err).into());
-            ctx.report.fail_all(&pending, &err);
-            return;
-        }
-        tracing::info!(
-            "BatchStopServers refused or unsure ({}): asking ShowServer for each of its {} servers",
-            err.message,
-            pending.len()
-        );
-        pending = reconcile(ctx, hw, pending, &err).await;
-        if pending.is_empty() {
-            return;
-        }
-    }
 }
 
 /// What ShowServer says of one server.
@@ -240,47 +249,6 @@ async fn show_server(ctx: &Ctx, hw: &Huawei, id: &str) -> Result<ServerState, Er
         Err(e) if e.kind == ErrorKind::NotFound => Ok(ServerState::Missing(e)),
         Err(e) => Err(e),
     }
-}
-
-/// Finds out which servers made a call fail, the only way the API allows:
-/// BatchStopServers names no culprit in a machine-readable form (the 404 `Ecs.0114`
-/// message is free text), so each server of the call is read with ShowServer
-/// (`GET /v1/{project_id}/cloudservers/{id}`): 404 → `not_found`, `SHUTOFF` →
-/// `already_stopped`, `ACTIVE` + `powering-off` → `stopping` (also the trace of a
-/// call that was applied although its answer was lost). Returns the servers still to
-/// be stopped, in order, for one more call.
-async fn reconcile(ctx: &Ctx, hw: &Huawei, ids: Vec<String>, cause: &Error) -> Vec<String> {
-    let states = Mutex::new(HashMap::new());
-    ctx.for_each(ids.clone(), |id| {
-        let states = &states;
-        async move {
-            let s = show_server(ctx, hw, &id).await;
-            states.lock().unwrap().insert(id, s);
-        }
-    })
-    .await;
-    let mut states = states.into_inner().unwrap();
-    let mut rest = Vec::new();
-    for id in ids {
-        match states.remove(&id) {
-            Some(Ok(ServerState::Missing(e))) => ctx.report.set(ResultItem::failed(id, &e)),
-            Some(Ok(ServerState::Shutoff)) => {
-                ctx.report.set(ResultItem::new(id, Status::AlreadyStopped))
-            }
-            Some(Ok(ServerState::PoweringOff)) => {
-                ctx.report.set(ResultItem::new(id, Status::Stopping))
-            }
-            Some(Ok(ServerState::Other)) => rest.push(id),
-            Some(Err(e)) => {
-                // Its state is unknown: report why, not the call's refusal.
-                tracing::warn!("ShowServer {id}: {}", e.message);
-                ctx.report
-                    .set(ResultItem::new(id, Status::Failed).with_error(&e));
-            }
-            None => ctx.report.set(ResultItem::failed(id, cause)),
-        }
-    }
-    rest
 }
 
 #[derive(Deserialize)]
@@ -523,12 +491,14 @@ mod tests {
     fn uuids() {
         for ok in [
             "616fb98f-46ca-475e-917e-2563e5a8cd19",
-            "616FB98F-46CA-475E-917E-2563E5A8CD19",
+            "00000000-0000-0000-0000-000000000000",
         ] {
             assert!(is_uuid(ok), "{ok}");
         }
         for bad in [
             "",
+            "616FB98F-46CA-475E-917E-2563E5A8CD19",
+            "616fb98f-46ca-475e-917e-2563e5a8cD19",
             "616fb98f-46ca-475e-917e-2563e5a8cd1",
             "616fb98f-46ca-475e-917e-2563e5a8cd190",
             "616fb98f46ca-475e-917e-2563e5a8cd19-",
@@ -544,13 +514,13 @@ mod tests {
     #[test]
     fn chunks_of_at_most_1000_in_order() {
         let ids: Vec<String> = (0..2500).map(|i| format!("{i}")).collect();
-        let c = chunks(&ids);
+        let c = crate::providers::chunks(&ids, CHUNK);
         assert_eq!(
             c.iter().map(Vec::len).collect::<Vec<_>>(),
             vec![1000, 1000, 500]
         );
         assert_eq!(c.concat(), ids);
-        assert!(chunks(&[]).is_empty());
+        assert!(crate::providers::chunks(&[], CHUNK).is_empty());
     }
 
     #[test]

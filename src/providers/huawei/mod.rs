@@ -488,6 +488,10 @@ pub fn refusal(raw: &RawResponse) -> Error {
     } else {
         message
     };
+    if kind != ErrorKind::NotFound && raw.status == 404 {
+        // Not the service's own not-found: a gateway without the route, a wrong path.
+        message = format!("{message} (HTTP 404{})", raw.from_url());
+    }
     if let Some(id) = &request_id {
         message = format!("{message} (X-Request-Id {id})");
     }
@@ -518,14 +522,17 @@ fn error_fields(body: &[u8]) -> Option<(Option<String>, String)> {
 }
 
 /// The error-code table of PROVIDERS.md §3 → (kind, retryable). Unknown codes fall
-/// back on the HTTP status.
+/// back on the HTTP status — except 404, which is `not_found` only with a service's own
+/// not-found code: a bare 404, or a gateway's `APIGW.0101`, means a wrong endpoint or
+/// path, and must never read as "already gone" under `--ignore-missing`.
 pub fn classify(code: &str, status: u16) -> (ErrorKind, bool) {
     use ErrorKind::*;
     match code {
         "APIGW.0301" => (Auth, false),
         "Ecs.0003" | "Ecs.0110" | "Pdp.0001" => (Permission, false),
         "Ecs.0023" => (Config, false),
-        "Ecs.0114" | "Ecs.0614" => (NotFound, false),
+        // ECS servers; CCE clusters and ModelArts jobs (PROVIDERS.md §3b, §3c).
+        "Ecs.0114" | "Ecs.0614" | "CCE.01404001" | "ModelArts.2775" => (NotFound, false),
         "Ecs.0005" => (Usage, false),
         "Ecs.0100" | "Common.0011" | "APIGW.0101" => (Provider, false),
         "Ecs.0118" => (Internal, false),
@@ -536,7 +543,6 @@ pub fn classify(code: &str, status: u16) -> (ErrorKind, bool) {
             500..=599 => (Provider, true),
             401 => (Auth, false),
             403 => (Permission, false),
-            404 => (NotFound, false),
             _ => (Provider, false),
         },
     }
@@ -571,6 +577,9 @@ mod tests {
             ("Whatever", 401, Auth, false),
             ("Whatever", 403, Permission, false),
             ("Whatever", 400, Provider, false),
+            ("Whatever", 404, Provider, false),
+            ("", 404, Provider, false),
+            ("CCE.01404001", 404, NotFound, false),
         ] {
             assert_eq!(classify(code, status), (kind, retry), "{code}");
         }
@@ -583,6 +592,7 @@ mod tests {
             status,
             headers,
             body: body.as_bytes().to_vec(),
+            url: "https://ecs.cn-north-4.myhuaweicloud.com/v1/p/cloudservers/action".into(),
         }
     }
 
@@ -617,6 +627,22 @@ mod tests {
         assert!(e.retryable && !e.maybe_applied);
         let e = refusal(&raw(403, r#"{"error":{"code":403,"message":"forbidden"}}"#));
         assert_eq!(e.kind, ErrorKind::Permission);
+        // A gateway or proxy 404 is no "not found": it names the URL.
+        for body in [
+            r#"{"error_code":"APIGW.0101","error_msg":"The API does not exist or has not been published in the environment"}"#,
+            r#"{"error":{"code":"Foo.404","message":"nope"}}"#,
+            "<html>404 Not Found</html>",
+            "",
+        ] {
+            let e = refusal(&raw(404, body));
+            assert_eq!(e.kind, ErrorKind::Provider, "{body}");
+            assert!(
+                e.message
+                    .contains("https://ecs.cn-north-4.myhuaweicloud.com/v1/p/cloudservers/action"),
+                "{}",
+                e.message
+            );
+        }
         let e = refusal(&raw(502, "<html>bad gateway</html>"));
         assert!(e.retryable && e.message.contains("502"));
         assert!(parse::<serde_json::Value>(&raw(200, "not json")).is_err());

@@ -2,13 +2,17 @@
 //! cluster per call), `cluster delete` (`POST /api/cluster/deleteCluster`, one
 //! cluster per call so each gets its own `job_id`), and `--wait` by polling
 //! `GET /api/operation?jobs=…` — never by sending the stop again. PROVIDERS.md §2.
+//! Both run on the operation engine ([`engine::Api`]): a refused call is settled per
+//! resource (jobdetail, the operation list, the cluster list), and exactly the ones
+//! still running are sent once more.
 
 use super::{parse, Qingcloud};
-use crate::envelope::{ResultItem, Status};
+use crate::envelope::{CredentialsUsed, ResultItem, Status};
 use crate::error::{Error, ErrorKind};
 use crate::plan::{check_ids, is_prefixed_id, quote, Plan};
+use crate::providers::engine::{self, Accepted, Phase};
 use crate::providers::Ctx;
-use crate::transport::{backoff, Api, RetrySafety};
+use crate::transport::{backoff, Api, HttpRequest, RetrySafety};
 use reqwest::Method;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -17,6 +21,7 @@ use std::sync::Mutex;
 const STOP_JOBS_PATH: &str = "/api/job/stopJobs";
 const DELETE_CLUSTER_PATH: &str = "/api/cluster/deleteCluster";
 const OPERATION_PATH: &str = "/api/operation";
+const LIST_CLUSTERS_PATH: &str = "/api/cluster/list";
 /// `job_ids` per stopJobs call: the maximum is undocumented (PROVIDERS.md §2).
 const MAX_JOBS_PER_CALL: usize = 100;
 
@@ -40,6 +45,11 @@ const LIST_OPERATION: Api = Api {
 };
 const JOB_DETAIL: Api = Api {
     name: "qingcloud.hpc.jobdetail",
+    default_rate: 1.0,
+    safety: RetrySafety::Repeatable,
+};
+const LIST_CLUSTERS: Api = Api {
+    name: "qingcloud.hpc.clusterList",
     default_rate: 1.0,
     safety: RetrySafety::Repeatable,
 };
@@ -245,23 +255,55 @@ async fn list_operation(
         .await
 }
 
-/// An operation of `action` (lower-case fragment of `job_action`) still running on
-/// `resource`: the sign that a call whose answer was lost took effect.
+/// The operations of `action` (lower-case fragment of `job_action`) on `resource`, as
+/// `(job_id, status, resource_ids)`.
+async fn operations_on(
+    ctx: &Ctx,
+    qc: &Qingcloud,
+    resource: &str,
+    action: &str,
+) -> Result<Vec<(String, String, String)>, Error> {
+    let v = list_operation(ctx, qc, &[("resource_ids", resource)]).await?;
+    Ok(v["job_set"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter(|j| {
+                    j["job_action"]
+                        .as_str()
+                        .unwrap_or("")
+                        .to_ascii_lowercase()
+                        .contains(action)
+                })
+                .filter_map(|j| {
+                    Some((
+                        string_field(j, "job_id")?,
+                        j["status"].as_str().unwrap_or("").to_string(),
+                        j["resource_ids"].as_str().unwrap_or("").to_string(),
+                    ))
+                })
+                .collect()
+        })
+        .unwrap_or_default())
+}
+
+fn under_way(status: &str) -> bool {
+    matches!(status, "pending" | "working")
+}
+
+/// An operation of `action` still running on `resource`: the sign that a call whose
+/// answer was lost took effect.
 async fn running_operation(
     ctx: &Ctx,
     qc: &Qingcloud,
     resource: &str,
     action: &str,
 ) -> Result<Option<String>, Error> {
-    let v = list_operation(ctx, qc, &[("resource_ids", resource)]).await?;
-    let found = v["job_set"].as_array().and_then(|a| {
-        a.iter().find(|j| {
-            let job_action = j["job_action"].as_str().unwrap_or("").to_ascii_lowercase();
-            let status = j["status"].as_str().unwrap_or("");
-            job_action.contains(action) && matches!(status, "pending" | "working")
-        })
-    });
-    Ok(found.and_then(|j| string_field(j, "job_id")))
+    let ops = operations_on(ctx, qc, resource, action).await?;
+    Ok(ops
+        .into_iter()
+        .find(|(_, status, _)| under_way(status))
+        .map(|(job, _, _)| job))
 }
 
 /// Sends a stop/delete call. The transport retries what surely was not applied; when
@@ -325,162 +367,332 @@ async fn send_query_first(
     }
 }
 
+/// Whether a refusal is settled by reading each resource: QingCloud's own answer
+/// (`ret_code`) refusing for a resource's sake — 1400 (its state forbids it: finished,
+/// being stopped, deleted), 2100 (one of them is missing) and the like. A call that may
+/// have been applied was already settled by [`send_query_first`]; a throttled, auth or
+/// HTTP-level failure says nothing of the resources.
+fn refused_for_a_resource(e: &Error) -> bool {
+    !e.maybe_applied
+        && !e.retryable
+        && matches!(e.kind, ErrorKind::Provider | ErrorKind::NotFound)
+        && e.code
+            .as_deref()
+            .is_some_and(|c| c.starts_with("ret_code "))
+}
+
+/// `job stop`'s wire facts for the engine: stopJobs in calls of 100 jobs of one
+/// cluster; a job's state from jobdetail, and a stop under way from the cluster's
+/// operations. `--wait` follows the operations (one poll per stopJobs job).
+struct JobStop<'a> {
+    qc: &'a Qingcloud,
+    cluster: &'a str,
+    /// Operation ids found while reading (a stop under way), for `--wait`.
+    found_ops: Mutex<BTreeMap<String, String>>,
+}
+
+/// jobdetail's `job_status` (PROVIDERS.md §2, §4g) as a phase.
+fn job_phase(status: &str) -> Phase {
+    match status {
+        "pending" | "running" => Phase::Running,
+        "finished" | "exited" | "cancelled" | "canceled" | "stopped" => Phase::Stopped,
+        s if ["stopping", "cancelling", "canceling", "terminating"].contains(&s) => Phase::Stopping,
+        // An unknown word: still to be stopped (a re-send refused again fails).
+        _ => Phase::Running,
+    }
+}
+
+impl JobStop<'_> {
+    /// `GET /api/job/jobdetail/<id>?cluster_id=…&zone=…` → `hpc_job_set[0].job_status`;
+    /// `None` when QingCloud says the job does not exist (2100, or an empty set).
+    async fn job_status(&self, ctx: &Ctx, id: &str) -> Result<Option<String>, Error> {
+        let path = format!("/api/job/jobdetail/{id}");
+        let params = [
+            ("cluster_id", self.cluster),
+            ("zone", self.qc.zone.as_str()),
+        ];
+        let v = match ctx
+            .transport
+            .send(
+                &JOB_DETAIL,
+                || {
+                    self.qc
+                        .request(ctx, Method::GET, &path, &params, String::new())
+                },
+                parse,
+            )
+            .await
+        {
+            Ok(v) => v,
+            Err(e) if e.kind == ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        match &v["hpc_job_set"] {
+            Value::Array(a) if a.is_empty() => Ok(None),
+            set => set[0]["job_status"]
+                .as_str()
+                .map(|s| Some(s.to_string()))
+                .ok_or_else(|| {
+                    Error::new(ErrorKind::Provider, "jobdetail answered without job_status")
+                        .retryable(true)
+                }),
+        }
+    }
+}
+
+impl engine::Api for JobStop<'_> {
+    fn per_call(&self) -> usize {
+        MAX_JOBS_PER_CALL
+    }
+
+    /// jobdetail reads one job a request; a read call takes a whole stopJobs call's
+    /// jobs so that the cluster's operations are listed once for them.
+    fn per_read(&self) -> usize {
+        MAX_JOBS_PER_CALL
+    }
+
+    fn credentials_used(&self) -> CredentialsUsed {
+        self.qc.credentials_used()
+    }
+
+    fn dry_run(&self, ctx: &Ctx, ids: &[String]) -> Result<Vec<HttpRequest>, Error> {
+        let body = stop_body(self.cluster, ids, &self.qc.zone);
+        Ok(vec![self.qc.request(
+            ctx,
+            Method::POST,
+            STOP_JOBS_PATH,
+            &[],
+            body,
+        )?])
+    }
+
+    async fn submit(&self, ctx: &Ctx, ids: &[String]) -> Result<Accepted, Error> {
+        let call = Call {
+            api: &STOP_JOBS,
+            path: STOP_JOBS_PATH,
+            body: stop_body(self.cluster, ids, &self.qc.zone),
+            resource: self.cluster,
+            action: "stopjob",
+            job_field: "job_uuid",
+        };
+        let job = send_query_first(ctx, self.qc, &call).await?;
+        Ok(Accepted {
+            request_id: None,
+            provider_job_id: job,
+        })
+    }
+
+    /// jobdetail per job; for jobs still running, a stopJobs operation under way on the
+    /// cluster (naming the job, or naming no job at all) means their stop is under way —
+    /// jobdetail has no word for "being stopped".
+    async fn read(&self, ctx: &Ctx, ids: &[String]) -> Result<Vec<(String, Phase)>, Error> {
+        let mut out = Vec::new();
+        for id in ids {
+            if let Some(status) = self.job_status(ctx, id).await? {
+                out.push((id.clone(), job_phase(&status)));
+            }
+        }
+        if out.iter().any(|(_, p)| *p == Phase::Running) {
+            let ops = operations_on(ctx, self.qc, self.cluster, "stopjob").await?;
+            for (id, phase) in out.iter_mut().filter(|(_, p)| *p == Phase::Running) {
+                let covering = ops.iter().find(|(_, status, resources)| {
+                    under_way(status)
+                        && (resources.contains(id.as_str()) || !resources.contains("hpcjob-"))
+                });
+                if let Some((job, _, _)) = covering {
+                    *phase = Phase::Stopping;
+                    self.found_ops
+                        .lock()
+                        .unwrap()
+                        .insert(id.clone(), job.clone());
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn settle_by_reading(&self, e: &Error) -> bool {
+        refused_for_a_resource(e)
+    }
+
+    fn wait_by_reading(&self) -> bool {
+        false
+    }
+}
+
+/// Gives a result found under way by a read the operation it follows.
+fn attach_found_ops(ctx: &Ctx, found: &Mutex<BTreeMap<String, String>>) {
+    for (id, job) in found.lock().unwrap().iter() {
+        ctx.report.update(id, |r| {
+            if r.provider_job_id.is_none() && r.error.is_none() {
+                r.provider_job_id = Some(job.clone());
+            }
+        });
+    }
+}
+
 pub async fn job_stop(ctx: &Ctx, qc: &Qingcloud) -> Result<(), Error> {
     let cluster = ctx
         .plan
         .cluster_id
         .clone()
         .ok_or_else(|| Error::usage("job stop --provider qingcloud needs --cluster-id"))?;
-    let chunks: Vec<Vec<String>> = ctx
-        .plan
-        .ids
-        .chunks(MAX_JOBS_PER_CALL)
-        .map(<[String]>::to_vec)
-        .collect();
-    if ctx.plan.dry_run {
-        for chunk in &chunks {
-            let body = stop_body(&cluster, chunk, &qc.zone);
-            let req = qc.request(ctx, Method::POST, STOP_JOBS_PATH, &[], body)?;
-            ctx.report.show(&req, qc.credentials_used());
-            for id in chunk {
-                ctx.report
-                    .set(ResultItem::new(id.clone(), Status::Accepted));
-            }
-        }
-        return Ok(());
-    }
-    let cluster = &cluster;
-    ctx.for_each(chunks, |chunk| async move {
-        if let Some(e) = ctx.aborted() {
-            ctx.report.fail_all(&chunk, &e);
-            return;
-        }
-        for item in stop_chunk(ctx, qc, cluster, &chunk).await {
-            if let Some(e) = &item.error {
-                ctx.note_failure(e);
-            }
-            ctx.report.set(item);
-        }
-    })
-    .await;
-    if ctx.plan.wait {
+    let api = JobStop {
+        qc,
+        cluster: &cluster,
+        found_ops: Mutex::new(BTreeMap::new()),
+    };
+    engine::run(ctx, &api).await?;
+    attach_found_ops(ctx, &api.found_ops);
+    if ctx.plan.wait && !ctx.plan.dry_run {
         wait(ctx, qc, Status::Stopping, Status::Stopped).await;
     }
     Ok(())
 }
 
-async fn stop_chunk(ctx: &Ctx, qc: &Qingcloud, cluster: &str, ids: &[String]) -> Vec<ResultItem> {
-    let call = Call {
-        api: &STOP_JOBS,
-        path: STOP_JOBS_PATH,
-        body: stop_body(cluster, ids, &qc.zone),
-        resource: cluster,
-        action: "stopjob",
-        job_field: "job_uuid",
-    };
-    let outcome = send_query_first(ctx, qc, &call).await;
-    match outcome {
-        Ok(job) => ids
-            .iter()
-            .map(|id| ResultItem::new(id.clone(), Status::Stopping).with_job_id(job.clone()))
-            .collect(),
-        // 1400: not yours, no permission, or the job's state forbids it (already
-        // over): the job's own state decides, one job at a time.
-        Err(e) if e.code.as_deref() == Some("ret_code 1400") => {
-            let mut out = Vec::new();
-            for id in ids {
-                out.push(match job_status(ctx, qc, cluster, id).await {
-                    Ok(s) if matches!(s.as_str(), "cancelled" | "finished" | "exited") => {
-                        ResultItem::new(id.clone(), Status::AlreadyStopped)
-                    }
-                    Err(nf) if nf.kind == ErrorKind::NotFound => {
-                        ResultItem::failed(id.clone(), &nf)
-                    }
-                    _ => ResultItem::failed(id.clone(), &e),
-                });
-            }
-            out
-        }
-        Err(e) => ids
-            .iter()
-            .map(|id| ResultItem::failed(id.clone(), &e))
-            .collect(),
+/// `cluster delete`'s wire facts for the engine: deleteCluster one cluster a call (each
+/// gets its own operation); a cluster's state from its deleteCluster operations, else
+/// the cluster list. `--wait` follows the operations.
+struct ClusterDelete<'a> {
+    qc: &'a Qingcloud,
+    unlease: Option<&'a str>,
+    found_ops: Mutex<BTreeMap<String, String>>,
+}
+
+/// A cluster status (`cluster_list`) as a phase of its deletion.
+fn cluster_phase(status: &str) -> Phase {
+    match status {
+        "deleted" | "ceased" => Phase::Gone,
+        s if s.contains("delet") => Phase::Stopping,
+        _ => Phase::Running,
     }
 }
 
-/// `GET /api/job/jobdetail/<id>?cluster_id=…&zone=…` → `hpc_job_set[0].job_status`.
-async fn job_status(ctx: &Ctx, qc: &Qingcloud, cluster: &str, id: &str) -> Result<String, Error> {
-    let path = format!("/api/job/jobdetail/{id}");
-    let params = [("cluster_id", cluster), ("zone", qc.zone.as_str())];
-    let v = ctx
-        .transport
-        .send(
-            &JOB_DETAIL,
-            || qc.request(ctx, Method::GET, &path, &params, String::new()),
-            parse,
-        )
-        .await?;
-    v["hpc_job_set"][0]["job_status"]
-        .as_str()
-        .map(str::to_string)
-        .ok_or_else(|| Error::new(ErrorKind::Provider, "jobdetail answered without job_status"))
+impl ClusterDelete<'_> {
+    /// The cluster's status from `GET /api/cluster/list` (every page of the zone);
+    /// `None` when it is not listed.
+    async fn cluster_status(&self, ctx: &Ctx, id: &str) -> Result<Option<String>, Error> {
+        let limit = 100usize;
+        let mut offset = 0usize;
+        loop {
+            let (l, o) = (limit.to_string(), offset.to_string());
+            let params = [
+                ("zone", self.qc.zone.as_str()),
+                ("limit", l.as_str()),
+                ("offset", o.as_str()),
+            ];
+            let v = ctx
+                .transport
+                .send(
+                    &LIST_CLUSTERS,
+                    || {
+                        self.qc.request(
+                            ctx,
+                            Method::GET,
+                            LIST_CLUSTERS_PATH,
+                            &params,
+                            String::new(),
+                        )
+                    },
+                    parse,
+                )
+                .await?;
+            let set = v["cluster_set"].as_array().cloned().unwrap_or_default();
+            if let Some(c) = set.iter().find(|c| c["cluster_id"].as_str() == Some(id)) {
+                let status = c["cluster_status"]
+                    .as_str()
+                    .or_else(|| c["status"].as_str())
+                    .unwrap_or("");
+                let transition = c["transition_status"].as_str().unwrap_or("");
+                return Ok(Some(if transition.is_empty() {
+                    status.to_string()
+                } else {
+                    transition.to_string()
+                }));
+            }
+            offset += set.len();
+            let total = v["total_count"].as_u64().unwrap_or(0) as usize;
+            if set.len() < limit || offset >= total {
+                return Ok(None);
+            }
+        }
+    }
+}
+
+impl engine::Api for ClusterDelete<'_> {
+    fn credentials_used(&self) -> CredentialsUsed {
+        self.qc.credentials_used()
+    }
+
+    fn dry_run(&self, ctx: &Ctx, ids: &[String]) -> Result<Vec<HttpRequest>, Error> {
+        ids.iter()
+            .map(|id| {
+                let body = delete_body(id, self.qc, self.unlease);
+                self.qc
+                    .request(ctx, Method::POST, DELETE_CLUSTER_PATH, &[], body)
+            })
+            .collect()
+    }
+
+    async fn submit(&self, ctx: &Ctx, ids: &[String]) -> Result<Accepted, Error> {
+        let id = &ids[0];
+        let call = Call {
+            api: &DELETE_CLUSTER,
+            path: DELETE_CLUSTER_PATH,
+            body: delete_body(id, self.qc, self.unlease),
+            resource: id,
+            action: "deletecluster",
+            job_field: "job_id",
+        };
+        let job = send_query_first(ctx, self.qc, &call).await?;
+        Ok(Accepted {
+            request_id: None,
+            provider_job_id: job,
+        })
+    }
+
+    /// A deleteCluster operation under way → deleting; one that succeeded → gone;
+    /// otherwise the cluster list decides (absent, `deleted` or `ceased` → gone).
+    async fn read(&self, ctx: &Ctx, ids: &[String]) -> Result<Vec<(String, Phase)>, Error> {
+        let mut out = Vec::new();
+        for id in ids {
+            let ops = operations_on(ctx, self.qc, id, "deletecluster").await?;
+            if let Some((job, _, _)) = ops.iter().find(|(_, s, _)| under_way(s)) {
+                self.found_ops
+                    .lock()
+                    .unwrap()
+                    .insert(id.clone(), job.clone());
+                out.push((id.clone(), Phase::Stopping));
+            } else if ops.iter().any(|(_, s, _)| s == "successful") {
+                out.push((id.clone(), Phase::Gone));
+            } else if let Some(status) = self.cluster_status(ctx, id).await? {
+                out.push((id.clone(), cluster_phase(&status)));
+            }
+        }
+        Ok(out)
+    }
+
+    fn settle_by_reading(&self, e: &Error) -> bool {
+        refused_for_a_resource(e)
+    }
+
+    fn wait_by_reading(&self) -> bool {
+        false
+    }
 }
 
 pub async fn cluster_delete(ctx: &Ctx, qc: &Qingcloud) -> Result<(), Error> {
-    let ids = ctx.plan.ids.clone();
-    let unlease = ctx.plan.unlease.as_deref();
-    if ctx.plan.dry_run {
-        for id in &ids {
-            let body = delete_body(id, qc, unlease);
-            let req = qc.request(ctx, Method::POST, DELETE_CLUSTER_PATH, &[], body)?;
-            ctx.report.show(&req, qc.credentials_used());
-            ctx.report
-                .set(ResultItem::new(id.clone(), Status::Accepted));
-        }
-        return Ok(());
-    }
-    // Until this delete moves onto the engine, it asks for itself (the engine does).
-    ctx.confirm_destruction().await?;
-    ctx.for_each(ids, |id| async move {
-        if let Some(e) = ctx.aborted() {
-            ctx.report.set(ResultItem::failed(id, &e));
-            return;
-        }
-        let item = delete_one(ctx, qc, &id, unlease).await;
-        if let Some(e) = &item.error {
-            ctx.note_failure(e);
-        }
-        ctx.report.set(item);
-    })
-    .await;
-    if ctx.plan.wait {
+    let api = ClusterDelete {
+        qc,
+        unlease: ctx.plan.unlease.as_deref(),
+        found_ops: Mutex::new(BTreeMap::new()),
+    };
+    engine::run(ctx, &api).await?;
+    attach_found_ops(ctx, &api.found_ops);
+    if ctx.plan.wait && !ctx.plan.dry_run {
         wait(ctx, qc, Status::Deleting, Status::Deleted).await;
     }
     Ok(())
-}
-
-async fn delete_one(ctx: &Ctx, qc: &Qingcloud, id: &str, unlease: Option<&str>) -> ResultItem {
-    let call = Call {
-        api: &DELETE_CLUSTER,
-        path: DELETE_CLUSTER_PATH,
-        body: delete_body(id, qc, unlease),
-        resource: id,
-        action: "deletecluster",
-        job_field: "job_id",
-    };
-    let outcome = send_query_first(ctx, qc, &call).await;
-    match outcome {
-        Ok(job) => ResultItem::new(id, Status::Deleting).with_job_id(job),
-        // 1400: refused while another operation runs on the cluster, or no permission;
-        // a delete already under way (an earlier attempt) counts as accepted.
-        Err(e) if e.code.as_deref() == Some("ret_code 1400") => {
-            match running_operation(ctx, qc, id, "deletecluster").await {
-                Ok(Some(job)) => ResultItem::new(id, Status::Deleting).with_job_id(Some(job)),
-                _ => ResultItem::failed(id, &e),
-            }
-        }
-        Err(e) => ResultItem::failed(id, &e),
-    }
 }
 
 /// Polls `/api/operation?jobs=<j>` for every async job until it succeeds or fails

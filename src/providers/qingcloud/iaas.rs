@@ -1,14 +1,15 @@
 //! QingCloud IaaS `server stop`: `GET /iaas/?action=StopInstances&instances.N=…`
-//! (≤100 instances a call, one `job_id` per call), `DescribeInstances` to sort out a
-//! refused or possibly-applied call, and `--wait` by polling `DescribeJobs` — never by
-//! sending the stop again. PROVIDERS.md §2b.
+//! (≤100 instances a call, one `job_id` per call), `DescribeInstances` to settle a
+//! refused or possibly-applied call per instance (on the operation engine), and
+//! `--wait` by polling `DescribeJobs` — never by sending the stop again. PROVIDERS.md §2b.
 
 use super::{parse, Qingcloud};
-use crate::envelope::{ResultItem, Status};
+use crate::envelope::{CredentialsUsed, Status};
 use crate::error::{Error, ErrorKind};
 use crate::plan::{check_ids, is_prefixed_id, Plan};
+use crate::providers::engine::{self, Accepted, Phase};
 use crate::providers::{chunks, Ctx};
-use crate::transport::{backoff, Api, RetrySafety};
+use crate::transport::{Api, HttpRequest, RetrySafety};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
@@ -121,186 +122,112 @@ async fn describe_instances(
     }
 }
 
-fn not_found(id: &str) -> Error {
-    Error::new(ErrorKind::NotFound, format!("instance {id} does not exist")).with_code(NOT_FOUND)
-}
-
-/// An instance in a state StopInstances refuses; the code is the refusing call's.
-fn state_error(id: &str, i: &Instance, refusal: &Error) -> Error {
+/// An instance in a state StopInstances refuses (a refused call's code is added by the
+/// engine).
+fn state_error(id: &str, i: &Instance) -> Error {
     let state = if i.transition.is_empty() {
         i.status.clone()
     } else {
         format!("{} ({})", i.status, i.transition)
     };
-    let mut e = Error::new(
+    Error::new(
         ErrorKind::Provider,
-        format!(
-            "instance {id} is {state} and cannot be stopped: {}",
-            refusal.message
-        ),
-    );
-    e.code = refusal.code.clone();
-    e
+        format!("instance {id} is {state} and cannot be stopped"),
+    )
 }
 
-fn put(ctx: &Ctx, item: ResultItem) {
-    if let Some(e) = &item.error {
-        ctx.note_failure(e);
+/// DescribeInstances' word for one instance, as a phase of its stop (PROVIDERS.md §2b,
+/// §4g): `stopped`, `terminated` and `ceased` hold no running server; `running` with
+/// `transition_status` `stopping` is under way; `running` alone still needs the stop;
+/// anything else (suspended, pending, a transition such as restarting) refuses it.
+fn instance_phase(id: &str, i: &Instance) -> Phase {
+    match (i.status.as_str(), i.transition.as_str()) {
+        ("stopped" | "terminated" | "ceased", "") => Phase::Stopped,
+        ("running", "stopping") => Phase::Stopping,
+        ("running", "") => Phase::Running,
+        _ => Phase::Failed(state_error(id, i)),
     }
-    ctx.report.set(item);
 }
 
-fn fail_all(ctx: &Ctx, ids: &[String], e: &Error) {
-    if !ids.is_empty() {
-        ctx.note_failure(&e.into());
-    }
-    ctx.report.fail_all(ids, e);
+/// `server stop`'s wire facts for the engine: StopInstances with up to 100 instances
+/// and one `job_id` a call; DescribeInstances to settle a call refused because of some
+/// of its instances (1400 not running, 2100 missing) or one that may have been applied
+/// (then up to `--retries` re-sends, each after a read). `--wait` follows DescribeJobs.
+struct ServerStop<'a> {
+    qc: &'a Qingcloud,
 }
 
-/// Records what DescribeInstances says of each id after `refusal`, and returns the
-/// ids still `running` with no transition (to send again) when `resend`; without it
-/// they fail with `refusal`. `stopped` is the status for a stopped instance.
-fn sort_out(
-    ctx: &Ctx,
-    ids: &[String],
-    found: &HashMap<String, Instance>,
-    refusal: &Error,
-    stopped: Status,
-    resend: bool,
-) -> Vec<String> {
-    let mut again = Vec::new();
-    for id in ids {
-        let item = match found.get(id) {
-            None => ResultItem::failed(id.clone(), &not_found(id)),
-            Some(i) if i.status == "stopped" => ResultItem::new(id.clone(), stopped),
-            Some(i) if i.status == "running" && i.transition == "stopping" => {
-                ResultItem::new(id.clone(), Status::Stopping)
-            }
-            Some(i) if i.status == "running" && i.transition.is_empty() && resend => {
-                again.push(id.clone());
-                continue;
-            }
-            Some(i) => ResultItem::failed(id.clone(), &state_error(id, i, refusal)),
-        };
-        put(ctx, item);
+impl engine::Api for ServerStop<'_> {
+    fn per_call(&self) -> usize {
+        PER_CALL
     }
-    again
+
+    fn per_read(&self) -> usize {
+        PER_CALL
+    }
+
+    fn credentials_used(&self) -> CredentialsUsed {
+        self.qc.credentials_used()
+    }
+
+    fn dry_run(&self, ctx: &Ctx, ids: &[String]) -> Result<Vec<HttpRequest>, Error> {
+        Ok(vec![self.qc.iaas_request(
+            ctx,
+            "StopInstances",
+            &stop_params(ctx, ids),
+        )?])
+    }
+
+    async fn submit(&self, ctx: &Ctx, ids: &[String]) -> Result<Accepted, Error> {
+        let params = stop_params(ctx, ids);
+        let v = ctx
+            .transport
+            .send(
+                &STOP_INSTANCES,
+                || self.qc.iaas_request(ctx, "StopInstances", &params),
+                parse,
+            )
+            .await?;
+        Ok(Accepted {
+            request_id: None,
+            provider_job_id: v["job_id"]
+                .as_str()
+                .filter(|s| !s.is_empty())
+                .map(str::to_string),
+        })
+    }
+
+    async fn read(&self, ctx: &Ctx, ids: &[String]) -> Result<Vec<(String, Phase)>, Error> {
+        let found = describe_instances(ctx, self.qc, ids).await?;
+        Ok(ids
+            .iter()
+            .filter_map(|id| Some((id.clone(), instance_phase(id, found.get(id)?))))
+            .collect())
+    }
+
+    fn settle_by_reading(&self, e: &Error) -> bool {
+        e.maybe_applied || matches!(e.code.as_deref(), Some(NOT_RUNNING | NOT_FOUND))
+    }
+
+    fn resend_rounds(&self, ctx: &Ctx) -> u32 {
+        ctx.plan.transport.retries
+    }
+
+    fn wait_by_reading(&self) -> bool {
+        false
+    }
 }
 
 pub async fn server_stop(ctx: &Ctx, qc: &Qingcloud) -> Result<(), Error> {
-    let chunks = chunks(&ctx.plan.ids, PER_CALL);
-    if ctx.plan.dry_run {
-        for chunk in &chunks {
-            let req = qc.iaas_request(ctx, "StopInstances", &stop_params(ctx, chunk))?;
-            ctx.report.show(&req, qc.credentials_used());
-            for id in chunk {
-                ctx.report
-                    .set(ResultItem::new(id.clone(), Status::Accepted));
-            }
-        }
-        return Ok(());
-    }
-    ctx.for_each(chunks, |chunk| async move {
-        if let Some(e) = ctx.aborted() {
-            fail_all(ctx, &chunk, &e);
-            return;
-        }
-        stop_chunk(ctx, qc, chunk, true).await;
-    })
-    .await;
-    if ctx.plan.wait {
+    engine::run(ctx, &ServerStop { qc }).await?;
+    if ctx.plan.wait && !ctx.plan.dry_run {
         wait(ctx, qc).await;
     }
     Ok(())
 }
 
-/// One StopInstances call for `ids`, and what follows a refusal:
-/// - possibly applied (timeout, dropped connection, 5000/5100): DescribeInstances
-///   first, and only instances still `running` with no transition are sent again
-///   (up to `--retries` rounds);
-/// - 1400 (an instance is not running) or 2100 (one does not exist) on several ids:
-///   DescribeInstances tells which is which, and the running rest is sent once more in
-///   one call (`resend`), so one bad id never keeps the others running;
-/// - 2100 on a single id is `not_found`; 1400 on one is settled by DescribeInstances.
-async fn stop_chunk(ctx: &Ctx, qc: &Qingcloud, mut ids: Vec<String>, resend: bool) {
-    let mut round = 0u32;
-    loop {
-        let params = stop_params(ctx, &ids);
-        let outcome = ctx
-            .transport
-            .send(
-                &STOP_INSTANCES,
-                || qc.iaas_request(ctx, "StopInstances", &params),
-                parse,
-            )
-            .await;
-        let err = match outcome {
-            Ok(v) => {
-                let job = v["job_id"]
-                    .as_str()
-                    .filter(|s| !s.is_empty())
-                    .map(str::to_string);
-                for id in &ids {
-                    ctx.report.set(
-                        ResultItem::new(id.clone(), Status::Stopping).with_job_id(job.clone()),
-                    );
-                }
-                return;
-            }
-            Err(e) => e,
-        };
-        if err.retryable && err.maybe_applied && round < ctx.plan.transport.retries {
-            tracing::info!(
-                "StopInstances may have been applied ({}): reading DescribeInstances first",
-                err.message
-            );
-            match describe_instances(ctx, qc, &ids).await {
-                Ok(found) => {
-                    let again = sort_out(ctx, &ids, &found, &err, Status::Stopped, true);
-                    if again.is_empty() {
-                        return;
-                    }
-                    tokio::time::sleep(backoff(round)).await;
-                    round += 1;
-                    ids = again;
-                    continue;
-                }
-                Err(e) => {
-                    tracing::warn!("DescribeInstances after StopInstances: {}", e.message);
-                    fail_all(ctx, &ids, &err);
-                    return;
-                }
-            }
-        }
-        let code = err.code.as_deref();
-        if code == Some(NOT_FOUND) && ids.len() == 1 {
-            fail_all(ctx, &ids, &err);
-            return;
-        }
-        if code != Some(NOT_RUNNING) && code != Some(NOT_FOUND) {
-            fail_all(ctx, &ids, &err);
-            return;
-        }
-        let found = match describe_instances(ctx, qc, &ids).await {
-            Ok(found) => found,
-            Err(e) => {
-                tracing::warn!(
-                    "DescribeInstances after a refused StopInstances: {}",
-                    e.message
-                );
-                fail_all(ctx, &ids, &err);
-                return;
-            }
-        };
-        let again = sort_out(ctx, &ids, &found, &err, Status::AlreadyStopped, resend);
-        if again.len() == ids.len() {
-            // The very call just refused: sending it again would change nothing.
-            fail_all(ctx, &again, &err);
-        } else if !again.is_empty() {
-            Box::pin(stop_chunk(ctx, qc, again, false)).await;
-        }
-        return;
-    }
+fn not_found(id: &str) -> Error {
+    Error::new(ErrorKind::NotFound, format!("instance {id} does not exist")).with_code(NOT_FOUND)
 }
 
 /// A job as DescribeJobs shows it.

@@ -548,7 +548,11 @@ pub fn parse(raw: &RawResponse) -> Result<serde_json::Value, Error> {
         Some(code) => Err(ret_code_error(code, v["message"].as_str().unwrap_or(""))),
         None => Err(Error::new(
             ErrorKind::Provider,
-            format!("unexpected answer (no ret_code): {:?}", raw.snippet()),
+            format!(
+                "unexpected answer (no ret_code{}): {:?}",
+                raw.from_url(),
+                raw.snippet()
+            ),
         )
         .retryable(true)
         .maybe_applied(true)),
@@ -592,8 +596,9 @@ mod tests {
     fn parses_answers() {
         let raw = |status: u16, body: &str| RawResponse {
             status,
-            headers: Default::default(),
             body: body.as_bytes().to_vec(),
+            url: "https://hpc-api.qingcloud.com/api/job/stopJobs".into(),
+            ..Default::default()
         };
         let ok = parse(&raw(200, r#"{"ret_code":0,"job_uuid":"j-942yi1ah8hd"}"#)).unwrap();
         assert_eq!(ok["job_uuid"], "j-942yi1ah8hd");
@@ -606,6 +611,16 @@ mod tests {
         assert_eq!(e.message, "AuthFailure, signature not matched");
         let e = parse(&raw(502, "<html>")).unwrap_err();
         assert!(e.retryable);
+        // A 404 (a wrong endpoint path) is never not_found, and names the URL.
+        let e = parse(&raw(404, "")).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Provider);
+        assert!(e
+            .message
+            .contains("https://hpc-api.qingcloud.com/api/job/stopJobs"));
+        let e = parse(&raw(200, r#"{"action":"x"}"#)).unwrap_err();
+        assert!(e
+            .message
+            .contains("https://hpc-api.qingcloud.com/api/job/stopJobs"));
         let e = parse(&raw(200, "not json")).unwrap_err();
         assert!(e.message.contains("HTTP 200"));
     }

@@ -1,19 +1,21 @@
-//! Tencent Cloud Batch `job stop`: `TerminateJob` (one job per call), and `--wait` by
-//! polling `DescribeJob` — never by sending `TerminateJob` again. PROVIDERS.md §1.
+//! Tencent Cloud Batch `job stop`: `TerminateJob` (one job per call) on the operation
+//! engine, and `--wait` by polling `DescribeJob` — never by sending `TerminateJob`
+//! again. PROVIDERS.md §1.
 
 use super::{classify_common, parse_answer, Tencent, BATCH};
-use crate::envelope::{ResultItem, Status};
+use crate::envelope::{CredentialsUsed, Status};
 use crate::error::{Error, ErrorKind};
 use crate::plan::{check_ids, is_prefixed_id, Plan};
+use crate::providers::engine::{self, Accepted, Phase};
 use crate::providers::Ctx;
-use crate::transport::{Api, RetrySafety};
+use crate::transport::{Api, HttpRequest, RetrySafety};
 use serde::Deserialize;
 use std::cell::Cell;
 use std::sync::Mutex;
 
 /// Repeating TerminateJob is harmless: once the job has finished it is a no-op, and
 /// throttled calls were never executed. A repeat refused because the first attempt
-/// already took effect is settled by DescribeJob (see `terminate`).
+/// already took effect is settled by DescribeJob (see [`JobStop`]).
 const TERMINATE_JOB: Api = Api {
     name: "tencent.batch.TerminateJob",
     default_rate: 2.0,
@@ -73,76 +75,107 @@ fn job_body(id: &str) -> String {
     serde_json::json!({ "JobId": id }).to_string()
 }
 
-pub async fn job_stop(ctx: &Ctx, tc: &Tencent) -> Result<(), Error> {
-    let ids = ctx.plan.ids.clone();
-    if ctx.plan.dry_run {
-        for id in &ids {
-            let req = tc.request(ctx, BATCH, "TerminateJob", job_body(id))?;
-            ctx.report.show(&req, tc.credentials_used());
-            ctx.report
-                .set(ResultItem::new(id.clone(), Status::Accepted));
-        }
-        return Ok(());
+/// `job stop`'s wire facts for the engine: TerminateJob, one job a call, repeated by
+/// the transport where that is harmless; a repeat refused because the first attempt
+/// already took effect is settled by DescribeJob. `--wait` polls DescribeJob.
+struct JobStop<'a> {
+    tc: &'a Tencent,
+}
+
+/// TerminateJob refused as busy or unsupported.
+fn refused_as_busy(e: &Error) -> bool {
+    matches!(e.code.as_deref(), Some(c) if c == "ResourceInUse.Job" || c.starts_with("UnsupportedOperation"))
+}
+
+/// The refusal of a repeated TerminateJob: the first attempt most likely took effect.
+fn repeat_refused(e: &Error) -> bool {
+    e.maybe_applied && refused_as_busy(e)
+}
+
+impl engine::Api for JobStop<'_> {
+    fn credentials_used(&self) -> CredentialsUsed {
+        self.tc.credentials_used()
     }
-    ctx.for_each(ids.clone(), |id| async move {
-        if let Some(e) = ctx.aborted() {
-            ctx.report.set(ResultItem::failed(id, &e));
-            return;
+
+    fn dry_run(&self, ctx: &Ctx, ids: &[String]) -> Result<Vec<HttpRequest>, Error> {
+        ids.iter()
+            .map(|id| self.tc.request(ctx, BATCH, "TerminateJob", job_body(id)))
+            .collect()
+    }
+
+    async fn submit(&self, ctx: &Ctx, ids: &[String]) -> Result<Accepted, Error> {
+        let id = &ids[0];
+        let attempts = Cell::new(0u32);
+        let request_id = ctx
+            .transport
+            .send(
+                &TERMINATE_JOB,
+                || {
+                    attempts.set(attempts.get() + 1);
+                    self.tc.request(ctx, BATCH, "TerminateJob", job_body(id))
+                },
+                |raw| {
+                    parse_answer::<Empty>(raw, classify)
+                        .map(|a| a.request_id)
+                        .map_err(|mut e| {
+                            // A repeat refused as busy or unsupported: the first attempt
+                            // most likely took effect; DescribeJob decides.
+                            if attempts.get() > 1 && refused_as_busy(&e) {
+                                e.maybe_applied = true;
+                            }
+                            e
+                        })
+                },
+            )
+            .await?;
+        Ok(Accepted {
+            request_id,
+            provider_job_id: None,
+        })
+    }
+
+    /// DescribeJob, read only to settle a repeat refused after a first attempt: a final
+    /// state is stopped; any other means that attempt's termination is under way (Batch
+    /// has no state for "being terminated").
+    async fn read(&self, ctx: &Ctx, ids: &[String]) -> Result<Vec<(String, Phase)>, Error> {
+        let mut out = Vec::new();
+        for id in ids {
+            match describe(ctx, self.tc, id).await {
+                Ok(state) if is_final(&state) => out.push((id.clone(), Phase::Stopped)),
+                Ok(_) => out.push((id.clone(), Phase::Stopping)),
+                Err(e) if e.kind == ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
         }
-        let item = terminate(ctx, tc, &id).await;
-        if let Some(e) = &item.error {
-            ctx.note_failure(e);
-        }
-        ctx.report.set(item);
-    })
-    .await;
-    if ctx.plan.wait {
-        let stopping: Vec<String> = ids
-            .into_iter()
+        Ok(out)
+    }
+
+    fn settle_by_reading(&self, e: &Error) -> bool {
+        repeat_refused(e)
+    }
+
+    fn wait_by_reading(&self) -> bool {
+        false
+    }
+}
+
+pub async fn job_stop(ctx: &Ctx, tc: &Tencent) -> Result<(), Error> {
+    engine::run(ctx, &JobStop { tc }).await?;
+    if ctx.plan.wait && !ctx.plan.dry_run {
+        let stopping: Vec<String> = ctx
+            .plan
+            .ids
+            .iter()
             .filter(|id| {
                 ctx.report
                     .get(id)
-                    .is_some_and(|r| r.status == Status::Stopping)
+                    .is_some_and(|r| r.status == Status::Stopping && r.error.is_none())
             })
+            .cloned()
             .collect();
         wait(ctx, tc, stopping).await;
     }
     Ok(())
-}
-
-/// One TerminateJob, retried by the transport.
-async fn terminate(ctx: &Ctx, tc: &Tencent, id: &str) -> ResultItem {
-    let attempts = Cell::new(0u32);
-    let outcome = ctx
-        .transport
-        .send(
-            &TERMINATE_JOB,
-            || {
-                attempts.set(attempts.get() + 1);
-                tc.request(ctx, BATCH, "TerminateJob", job_body(id))
-            },
-            |raw| match parse_answer::<Empty>(raw, classify) {
-                Ok(a) => Ok(Ok(a.request_id)),
-                // A repeat refused as busy or unsupported: the first attempt most
-                // likely took effect; DescribeJob decides below.
-                Err(e) if attempts.get() > 1
-                    && matches!(e.code.as_deref(), Some(c) if c == "ResourceInUse.Job" || c.starts_with("UnsupportedOperation")) =>
-                {
-                    Ok(Err(e))
-                }
-                Err(e) => Err(e),
-            },
-        )
-        .await;
-    match outcome {
-        Ok(Ok(request_id)) => ResultItem::new(id, Status::Stopping).with_request_id(request_id),
-        Ok(Err(refused)) => match describe(ctx, tc, id).await {
-            Ok(state) if is_final(&state) => ResultItem::new(id, Status::Stopped),
-            Ok(_) => ResultItem::new(id, Status::Stopping),
-            Err(_) => ResultItem::failed(id, &refused),
-        },
-        Err(e) => ResultItem::failed(id, &e),
-    }
 }
 
 fn is_final(state: &str) -> bool {

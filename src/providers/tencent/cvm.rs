@@ -1,13 +1,15 @@
-//! Tencent Cloud CVM `server stop`: `StopInstances` (≤100 instances a call), with
-//! `--wait` polling `DescribeInstancesStatus` — never sending the stop again.
+//! Tencent Cloud CVM `server stop`: `StopInstances` (≤100 instances a call) on the
+//! operation engine, with `--wait` polling `DescribeInstancesStatus` — never sending
+//! the stop again.
 //! PROVIDERS.md §1b.
 
 use super::{classify_common, parse_answer, Tencent, CVM};
-use crate::envelope::{ResultItem, Status};
+use crate::envelope::{CredentialsUsed, Status};
 use crate::error::{Error, ErrorKind};
 use crate::plan::{check_ids, is_prefixed_id, Plan};
+use crate::providers::engine::{self, Accepted, Phase};
 use crate::providers::Ctx;
-use crate::transport::{Api, RetrySafety};
+use crate::transport::{Api, HttpRequest, RetrySafety};
 use serde::Deserialize;
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -17,7 +19,8 @@ const PER_CALL: usize = 100;
 
 /// Repeating StopInstances is harmless in effect; a repeat on an instance the first
 /// attempt already stopped is refused with `InstanceStateStopping`/`Stopped`, which
-/// `stop_chunk` reads as success after asking DescribeInstances.
+/// the engine settles as `stopping`/`already_stopped` (by the code for a lone
+/// instance, else by DescribeInstances).
 const STOP_INSTANCES: Api = Api {
     name: "tencent.cvm.StopInstances",
     default_rate: 10.0,
@@ -122,33 +125,106 @@ fn ids_body(ids: &[String]) -> String {
     serde_json::json!({ "InstanceIds": ids, "Limit": PER_CALL }).to_string()
 }
 
-pub async fn server_stop(ctx: &Ctx, tc: &Tencent) -> Result<(), Error> {
-    let chunks: Vec<Vec<String>> = ctx
-        .plan
-        .ids
-        .chunks(PER_CALL)
-        .map(<[String]>::to_vec)
-        .collect();
-    if ctx.plan.dry_run {
-        for chunk in &chunks {
-            let req = tc.request(ctx, CVM, "StopInstances", stop_body(ctx, chunk))?;
-            ctx.report.show(&req, tc.credentials_used());
-            for id in chunk {
-                ctx.report
-                    .set(ResultItem::new(id.clone(), Status::Accepted));
-            }
-        }
-        return Ok(());
+/// `server stop`'s wire facts for the engine: StopInstances with up to 100 instances a
+/// call; a refusal because of some of them (`InvalidInstanceId.NotFound`,
+/// `UnsupportedOperation.InstanceState*`) is settled with DescribeInstances, and a
+/// lone instance's refusal code speaks for it. `--wait` polls DescribeInstancesStatus.
+struct ServerStop<'a> {
+    tc: &'a Tencent,
+}
+
+/// DescribeInstances' `InstanceState` as a phase of the stop (PROVIDERS.md §1b).
+fn instance_phase(id: &str, state: &str) -> Phase {
+    match state {
+        "STOPPED" => Phase::Stopped,
+        "STOPPING" => Phase::Stopping,
+        "RUNNING" => Phase::Running,
+        other => Phase::Failed(
+            Error::new(
+                ErrorKind::Provider,
+                format!("instance {id} is {other} and cannot be stopped now"),
+            )
+            .with_code(format!(
+                "UnsupportedOperation.InstanceState{}",
+                camel(other)
+            )),
+        ),
     }
-    ctx.for_each(chunks, |chunk| async move {
-        if let Some(e) = ctx.aborted() {
-            ctx.report.fail_all(&chunk, &e);
-            return;
+}
+
+impl engine::Api for ServerStop<'_> {
+    fn per_call(&self) -> usize {
+        PER_CALL
+    }
+
+    fn per_read(&self) -> usize {
+        PER_CALL
+    }
+
+    fn credentials_used(&self) -> CredentialsUsed {
+        self.tc.credentials_used()
+    }
+
+    fn dry_run(&self, ctx: &Ctx, ids: &[String]) -> Result<Vec<HttpRequest>, Error> {
+        Ok(vec![self.tc.request(
+            ctx,
+            CVM,
+            "StopInstances",
+            stop_body(ctx, ids),
+        )?])
+    }
+
+    async fn submit(&self, ctx: &Ctx, ids: &[String]) -> Result<Accepted, Error> {
+        let a = ctx
+            .transport
+            .send(
+                &STOP_INSTANCES,
+                || {
+                    self.tc
+                        .request(ctx, CVM, "StopInstances", stop_body(ctx, ids))
+                },
+                |raw| parse_answer::<Empty>(raw, classify),
+            )
+            .await?;
+        Ok(Accepted {
+            request_id: a.request_id,
+            provider_job_id: None,
+        })
+    }
+
+    async fn read(&self, ctx: &Ctx, ids: &[String]) -> Result<Vec<(String, Phase)>, Error> {
+        let found = describe_instances(ctx, self.tc, ids).await?;
+        Ok(found
+            .into_iter()
+            .map(|(id, i)| {
+                let phase = instance_phase(&id, &i.state);
+                (id, phase)
+            })
+            .collect())
+    }
+
+    fn settle_by_reading(&self, e: &Error) -> bool {
+        refused_for_an_instance(e.code.as_deref())
+    }
+
+    /// One instance: the code speaks for it (a repeat of an applied stop is refused
+    /// with `InstanceStateStopping`/`Stopped`).
+    fn refusal_phase(&self, e: &Error) -> Option<Phase> {
+        match e.code.as_deref()? {
+            "UnsupportedOperation.InstanceStateStopped" => Some(Phase::Stopped),
+            "UnsupportedOperation.InstanceStateStopping" => Some(Phase::Stopping),
+            _ => Some(Phase::Failed(e.clone())),
         }
-        stop_chunk(ctx, tc, &chunk, true).await;
-    })
-    .await;
-    if ctx.plan.wait {
+    }
+
+    fn wait_by_reading(&self) -> bool {
+        false
+    }
+}
+
+pub async fn server_stop(ctx: &Ctx, tc: &Tencent) -> Result<(), Error> {
+    engine::run(ctx, &ServerStop { tc }).await?;
+    if ctx.plan.wait && !ctx.plan.dry_run {
         let stopping: Vec<String> = ctx
             .plan
             .ids
@@ -156,105 +232,13 @@ pub async fn server_stop(ctx: &Ctx, tc: &Tencent) -> Result<(), Error> {
             .filter(|id| {
                 ctx.report
                     .get(id)
-                    .is_some_and(|r| r.status == Status::Stopping)
+                    .is_some_and(|r| r.status == Status::Stopping && r.error.is_none())
             })
             .cloned()
             .collect();
         wait(ctx, tc, stopping).await;
     }
     Ok(())
-}
-
-/// One StopInstances call for `ids`. When the call is refused because of one of its
-/// instances, DescribeInstances sorts them out and the running rest is sent once more
-/// (`resend`), so one bad id never keeps the others running.
-async fn stop_chunk(ctx: &Ctx, tc: &Tencent, ids: &[String], resend: bool) {
-    let outcome = ctx
-        .transport
-        .send(
-            &STOP_INSTANCES,
-            || tc.request(ctx, CVM, "StopInstances", stop_body(ctx, ids)),
-            |raw| parse_answer::<Empty>(raw, classify),
-        )
-        .await;
-    let err = match outcome {
-        Ok(a) => {
-            for id in ids {
-                ctx.report.set(
-                    ResultItem::new(id.clone(), Status::Stopping)
-                        .with_request_id(a.request_id.clone()),
-                );
-            }
-            return;
-        }
-        Err(e) => e,
-    };
-    if let [id] = ids {
-        // One instance: the code speaks for it.
-        let item = match err.code.as_deref() {
-            Some("UnsupportedOperation.InstanceStateStopped") => {
-                ResultItem::new(id.clone(), Status::AlreadyStopped)
-                    .with_request_id(err.request_id.clone())
-            }
-            Some("UnsupportedOperation.InstanceStateStopping") => {
-                ResultItem::new(id.clone(), Status::Stopping)
-                    .with_request_id(err.request_id.clone())
-            }
-            _ => ResultItem::failed(id.clone(), &err),
-        };
-        if let Some(e) = &item.error {
-            ctx.note_failure(e);
-        }
-        ctx.report.set(item);
-        return;
-    }
-    if !refused_for_an_instance(err.code.as_deref()) {
-        ctx.note_failure(&(&err).into());
-        ctx.report.fail_all(ids, &err);
-        return;
-    }
-    let found = match describe_instances(ctx, tc, ids).await {
-        Ok(found) => found,
-        Err(e) => {
-            tracing::warn!(
-                "DescribeInstances after a refused StopInstances failed: {}",
-                e.message
-            );
-            ctx.report.fail_all(ids, &err);
-            return;
-        }
-    };
-    let mut running = Vec::new();
-    for id in ids {
-        let item = match found.get(id) {
-            None => ResultItem::failed(
-                id.clone(),
-                &Error::new(ErrorKind::NotFound, format!("instance {id} does not exist"))
-                    .with_code("InvalidInstanceId.NotFound"),
-            ),
-            Some(i) if i.state == "STOPPED" => ResultItem::new(id.clone(), Status::AlreadyStopped),
-            Some(i) if i.state == "STOPPING" => ResultItem::new(id.clone(), Status::Stopping),
-            Some(i) if i.state == "RUNNING" && resend => {
-                running.push(id.clone());
-                continue;
-            }
-            Some(i) => ResultItem::failed(
-                id.clone(),
-                &Error::new(
-                    ErrorKind::Provider,
-                    format!("instance {id} is {} and cannot be stopped now", i.state),
-                )
-                .with_code(format!(
-                    "UnsupportedOperation.InstanceState{}",
-                    camel(&i.state)
-                )),
-            ),
-        };
-        ctx.report.set(item);
-    }
-    if !running.is_empty() {
-        Box::pin(stop_chunk(ctx, tc, &running, false)).await;
-    }
 }
 
 /// `LAUNCH_FAILED` → `LaunchFailed`, as CVM's error codes spell states.

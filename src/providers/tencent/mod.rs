@@ -472,7 +472,11 @@ pub fn parse_answer<T: serde::de::DeserializeOwned>(
     let unexpected = |what: &str| {
         Error::new(
             ErrorKind::Provider,
-            format!("unexpected answer ({what}): {:?}", raw.snippet()),
+            format!(
+                "unexpected answer ({what}{}): {:?}",
+                raw.from_url(),
+                raw.snippet()
+            ),
         )
         .retryable(true)
         .maybe_applied(true)
@@ -565,13 +569,13 @@ mod tests {
         proptest! {
             #[test]
             fn parser_never_panics_on_arbitrary_bytes(status in 100u16..600, body in proptest::collection::vec(any::<u8>(), 0..512)) {
-                let raw = RawResponse { status, headers: Default::default(), body };
+                let raw = RawResponse { status, body, ..Default::default() };
                 let _ = parse_answer::<Any>(&raw, classify);
             }
 
             #[test]
             fn parser_never_panics_on_json_like_bodies(body in r#"\{"Response":\{("Error":\{"Code":"[A-Za-z.]{0,20}"(,"Message":"[a-z ]{0,10}")?\},?)?("RequestId":"[a-z0-9-]{0,10}")?\}\}"#) {
-                let raw = RawResponse { status: 200, headers: Default::default(), body: body.into_bytes() };
+                let raw = RawResponse { status: 200, body: body.into_bytes(), ..Default::default() };
                 let _ = parse_answer::<Any>(&raw, classify);
             }
         }
