@@ -42,6 +42,19 @@ pub enum Phase {
     Failed(Error),
 }
 
+/// Why the engine reads: an API whose answer means different things before and after
+/// the stop or delete (a CCE cluster in `Error` may be deleted, but a deletion that
+/// ends in `Error` failed) tells them apart in [`Api::read_for`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadPurpose {
+    /// Before anything is sent ([`Api::read_first`]).
+    First,
+    /// Settling a refused or possibly-applied submit.
+    Settle,
+    /// `--wait`: following a stop or delete under way.
+    Wait,
+}
+
 /// What an accepted call returned.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Accepted {
@@ -86,6 +99,17 @@ pub trait Api: Sync {
         ctx: &Ctx,
         ids: &[String],
     ) -> impl Future<Output = Result<Vec<(String, Phase)>, Error>>;
+
+    /// Reads for `purpose`; by default the same read whatever the purpose.
+    fn read_for(
+        &self,
+        ctx: &Ctx,
+        ids: &[String],
+        purpose: ReadPurpose,
+    ) -> impl Future<Output = Result<Vec<(String, Phase)>, Error>> {
+        let _ = purpose;
+        self.read(ctx, ids)
+    }
 
     /// Whether a failed submit is settled by reading its resources rather than failing
     /// them all: a call that may have been applied, a batch refused because of some of
@@ -165,7 +189,7 @@ async fn read_first<A: Api>(ctx: &Ctx, api: &A, ids: &[String]) -> Vec<String> {
                 ctx.report.fail_all(&chunk, &e);
                 return;
             }
-            match read_all(ctx, api, &chunk).await {
+            match read_all(ctx, api, &chunk, ReadPurpose::First).await {
                 Ok(phases) => {
                     for (id, phase) in phases {
                         match phase {
@@ -192,8 +216,10 @@ async fn read_all<A: Api>(
     ctx: &Ctx,
     api: &A,
     ids: &[String],
+    purpose: ReadPurpose,
 ) -> Result<Vec<(String, Phase)>, Error> {
-    let mut got: HashMap<String, Phase> = api.read(ctx, ids).await?.into_iter().collect();
+    let mut got: HashMap<String, Phase> =
+        api.read_for(ctx, ids, purpose).await?.into_iter().collect();
     Ok(ids
         .iter()
         .map(|id| {
@@ -262,7 +288,7 @@ async fn submit_and_settle<A: Api>(ctx: &Ctx, api: &A, chunk: Vec<String>) {
         e.message,
         chunk.len()
     );
-    let phases = match read_all(ctx, api, &chunk).await {
+    let phases = match read_all(ctx, api, &chunk, ReadPurpose::Settle).await {
         Ok(p) => p,
         Err(read_err) => {
             tracing::warn!("reading after the refusal failed: {}", read_err.message);
@@ -318,7 +344,7 @@ async fn wait<A: Api>(ctx: &Ctx, api: &A, mut pending: Vec<String>) {
         ctx.for_each(chunks(&pending, api.per_read()), |chunk| {
             let still = &still;
             async move {
-                match read_all(ctx, api, &chunk).await {
+                match read_all(ctx, api, &chunk, ReadPurpose::Wait).await {
                     Ok(phases) => {
                         for (id, phase) in phases {
                             match phase {
@@ -371,6 +397,7 @@ mod tests {
         refusal: Option<Error>,
         submitted: Mutex<Vec<Vec<String>>>,
         read_calls: AtomicUsize,
+        purposes: Mutex<Vec<(String, ReadPurpose)>>,
     }
 
     impl Fake {
@@ -414,6 +441,18 @@ mod tests {
                 request_id: Some(format!("req-{}", ids.join("+"))),
                 provider_job_id: None,
             })
+        }
+        async fn read_for(
+            &self,
+            ctx: &Ctx,
+            ids: &[String],
+            purpose: ReadPurpose,
+        ) -> Result<Vec<(String, Phase)>, Error> {
+            self.purposes
+                .lock()
+                .unwrap()
+                .extend(ids.iter().map(|id| (id.clone(), purpose)));
+            self.read(ctx, ids).await
         }
         async fn read(&self, _ctx: &Ctx, ids: &[String]) -> Result<Vec<(String, Phase)>, Error> {
             self.read_calls.fetch_add(1, Ordering::SeqCst);
@@ -608,6 +647,39 @@ mod tests {
         assert_eq!(got[0].1, Status::Stopped);
         assert_eq!(got[1].1, Status::Stopped);
         assert_eq!((got[2].1, got[2].2.as_deref()), (Status::Failed, Some("X")));
+    }
+
+    #[test]
+    fn reads_say_what_they_are_for() {
+        let ctx = ctx(
+            "cluster delete -p tencent --cluster-id a,b --yes --wait --poll-interval 1ms --wait-timeout 10s",
+        );
+        let api = Fake {
+            read_first: true,
+            refuse: s(&["b"]),
+            refusal: Some(
+                Error::new(ErrorKind::Timeout, "no answer")
+                    .retryable(true)
+                    .maybe_applied(true),
+            ),
+            ..Default::default()
+        }
+        .with("a", &[Phase::Running, Phase::Stopping, Phase::Gone])
+        .with("b", &[Phase::Running, Phase::Stopping, Phase::Gone]);
+        let got = run_blocking(&ctx, &api);
+        assert_eq!(got[0].1, Status::Deleted);
+        assert_eq!(got[1].1, Status::Deleted);
+        let purposes = api.purposes.lock().unwrap().clone();
+        let of = |id: &str| -> Vec<ReadPurpose> {
+            purposes
+                .iter()
+                .filter(|(i, _)| i == id)
+                .map(|(_, p)| *p)
+                .collect()
+        };
+        use ReadPurpose::*;
+        assert_eq!(of("a"), [First, Wait, Wait]);
+        assert_eq!(of("b"), [First, Settle, Wait]);
     }
 
     #[test]
