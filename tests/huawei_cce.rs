@@ -750,3 +750,44 @@ async fn secrets_never_printed() {
         assert_eq!(q["headers"]["X-Security-Token"], "[redacted]");
     }
 }
+
+#[test]
+fn providers_and_man_page_offer_every_huawei_operation() {
+    let r = Sandbox::new().run(&["providers", "-o", "json"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v = r.json();
+    let hw = v["providers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["provider"] == "huawei")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        hw["operations"],
+        json!(["job stop", "server stop", "cluster delete"])
+    );
+    let endpoint = hw["settings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "endpoint")
+        .unwrap()
+        .clone();
+    for var in [
+        "CLOUDSTOP_HUAWEI_CCE_ENDPOINT",
+        "CLOUDSTOP_HUAWEI_MODELARTS_ENDPOINT",
+    ] {
+        assert!(
+            endpoint["env"].as_array().unwrap().contains(&json!(var)),
+            "{var}"
+        );
+    }
+    let text = Sandbox::new().run(&["providers"]).stdout;
+    let row = text.lines().find(|l| l.starts_with("huawei ")).unwrap();
+    assert_eq!(row.matches("yes").count(), 3, "{row}");
+    let man = Sandbox::new().run(&["man"]).stdout;
+    assert!(man.contains("Huawei Cloud CCE") && man.contains("ModelArts"));
+    assert!(man.contains("cloudstop cluster delete \\-p huawei"));
+    assert!(man.contains("cloudstop job stop \\-p huawei"));
+}
