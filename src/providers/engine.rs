@@ -682,6 +682,47 @@ mod tests {
         assert_eq!(of("b"), [First, Settle, Wait]);
     }
 
+    /// An API that does not care why it reads: only `read`, the default `read_for`.
+    struct Plain(Fake);
+
+    impl Api for Plain {
+        fn read_first(&self) -> bool {
+            self.0.read_first
+        }
+        fn credentials_used(&self) -> CredentialsUsed {
+            self.0.credentials_used()
+        }
+        fn dry_run(&self, ctx: &Ctx, ids: &[String]) -> Result<Vec<HttpRequest>, Error> {
+            self.0.dry_run(ctx, ids)
+        }
+        async fn submit(&self, ctx: &Ctx, ids: &[String]) -> Result<Accepted, Error> {
+            self.0.submit(ctx, ids).await
+        }
+        async fn read(&self, ctx: &Ctx, ids: &[String]) -> Result<Vec<(String, Phase)>, Error> {
+            self.0.read(ctx, ids).await
+        }
+    }
+
+    #[test]
+    fn read_for_defaults_to_read() {
+        let ctx = ctx(
+            "cluster delete -p tencent --cluster-id a,b --yes --wait --poll-interval 1ms --wait-timeout 10s",
+        );
+        let api = Plain(
+            Fake {
+                read_first: true,
+                ..Default::default()
+            }
+            .with("a", &[Phase::Running, Phase::Gone])
+            .with("b", &[Phase::Stopped]),
+        );
+        let got = run_blocking(&ctx, &api);
+        assert_eq!(got[0].1, Status::Deleted);
+        assert_eq!(got[1].1, Status::AlreadyStopped);
+        assert_eq!(api.0.read_calls.load(Ordering::SeqCst), 3);
+        assert!(api.0.purposes.lock().unwrap().is_empty());
+    }
+
     #[test]
     fn wait_gives_up_at_the_deadline() {
         let ctx =
