@@ -145,6 +145,28 @@ fn region_ok(r: &str) -> bool {
     }
 }
 
+/// Endpoint overrides, in SPEC's order: `--endpoint`, then the service's own
+/// variable, then `CLOUDSTOP_HUAWEI_ENDPOINT` or the profile's `endpoint`.
+struct Endpoints {
+    cli: Option<String>,
+    per_service: Vec<(Service, String)>,
+    shared: Option<String>,
+}
+
+impl Endpoints {
+    fn base(&self, service: Service, region: &str) -> Result<String, Error> {
+        let own = self
+            .per_service
+            .iter()
+            .find(|(s, _)| *s == service)
+            .map(|(_, e)| e);
+        match self.cli.as_ref().or(own).or(self.shared.as_ref()) {
+            Some(e) => base_url(e, &service.default_base("cn-north-4")),
+            None => Ok(service.default_base(region)),
+        }
+    }
+}
+
 struct Credentials {
     ak: String,
     sk: Secret,
@@ -158,11 +180,7 @@ pub struct Huawei {
     region: String,
     /// `None` until known; `--dry-run` without one uses [`PROJECT_PLACEHOLDER`].
     project_id: Option<String>,
-    /// Endpoint overrides, in SPEC's order: `--endpoint`, then the service's own
-    /// variable, then `CLOUDSTOP_HUAWEI_ENDPOINT` or the profile's `endpoint`.
-    cli_endpoint: Option<String>,
-    service_endpoints: Vec<(Service, String)>,
-    shared_endpoint: Option<String>,
+    endpoints: Endpoints,
     /// IAM base URL, for the project-id lookup.
     iam_base: String,
 }
@@ -239,20 +257,24 @@ impl Huawei {
             None => None,
         };
 
-        let cli_endpoint = plan.endpoint.clone();
-        let service_endpoints: Vec<(Service, String)> =
-            [Service::Ecs, Service::Cce, Service::ModelArts]
+        let endpoints = Endpoints {
+            cli: plan.endpoint.clone(),
+            per_service: [Service::Ecs, Service::Cce, Service::ModelArts]
                 .into_iter()
                 .filter_map(|s| {
                     let v = env.get(s.endpoint_env()).filter(|v| !v.is_empty())?;
                     Some((s, v.to_string()))
                 })
-                .collect();
-        let shared_endpoint = env
-            .get("CLOUDSTOP_HUAWEI_ENDPOINT")
-            .filter(|v| !v.is_empty())
-            .or_else(|| section.get("endpoint"))
-            .map(str::to_string);
+                .collect(),
+            shared: env
+                .get("CLOUDSTOP_HUAWEI_ENDPOINT")
+                .filter(|v| !v.is_empty())
+                .or_else(|| section.get("endpoint"))
+                .map(str::to_string),
+        };
+        // A malformed override of the service this run calls is a usage error now,
+        // before credentials are looked for and anything is sent.
+        endpoints.base(Service::of(plan.operation), &region)?;
         let iam = env
             .get("HUAWEICLOUD_SDK_IAM_ENDPOINT")
             .filter(|v| !v.is_empty())
@@ -323,38 +345,19 @@ or ak and sk in the [basic] section of {cred_file_name} (HUAWEICLOUD_SDK_CREDENT
                 )))
             }
         };
-        let hw = Huawei {
+        Ok(Huawei {
             creds,
             used,
             region,
             project_id,
-            cli_endpoint,
-            service_endpoints,
-            shared_endpoint,
+            endpoints,
             iam_base,
-        };
-        // A malformed override of the service this run calls is a usage error now,
-        // before anything is sent.
-        hw.base(Service::of(plan.operation))?;
-        Ok(hw)
+        })
     }
 
     /// The base URL of `service`, no trailing `/` (a path prefix kept).
     pub fn base(&self, service: Service) -> Result<String, Error> {
-        let own = self
-            .service_endpoints
-            .iter()
-            .find(|(s, _)| *s == service)
-            .map(|(_, e)| e);
-        match self
-            .cli_endpoint
-            .as_ref()
-            .or(own)
-            .or(self.shared_endpoint.as_ref())
-        {
-            Some(e) => base_url(e, &service.default_base("cn-north-4")),
-            None => Ok(service.default_base(&self.region)),
-        }
+        self.endpoints.base(service, &self.region)
     }
 
     /// Looks the project id up from IAM by region name when none is configured:
@@ -764,6 +767,55 @@ mod tests {
         let e = refusal(&raw(502, "<html>bad gateway</html>"));
         assert!(e.retryable && e.message.contains("502"));
         assert!(parse::<serde_json::Value>(&raw(200, "not json")).is_err());
+    }
+
+    #[test]
+    fn endpoints_per_service_in_spec_order() {
+        let none = Endpoints {
+            cli: None,
+            per_service: vec![],
+            shared: None,
+        };
+        assert_eq!(
+            none.base(Service::Cce, "cn-north-4").unwrap(),
+            "https://cce.cn-north-4.myhuaweicloud.com"
+        );
+        assert_eq!(
+            none.base(Service::Cce, "eu-west-101").unwrap(),
+            "https://cce.eu-west-101.myhuaweicloud.eu"
+        );
+        assert_eq!(
+            none.base(Service::ModelArts, "ap-southeast-1").unwrap(),
+            "https://modelarts.ap-southeast-1.myhuaweicloud.cn"
+        );
+        assert_eq!(
+            none.base(Service::Ecs, "eu-west-101").unwrap(),
+            "https://ecs.eu-west-101.myhuaweicloud.com"
+        );
+        let some = Endpoints {
+            cli: None,
+            per_service: vec![(Service::Cce, "http://cce.test/p/".into())],
+            shared: Some("http://all.test".into()),
+        };
+        assert_eq!(some.base(Service::Cce, "x").unwrap(), "http://cce.test/p");
+        assert_eq!(
+            some.base(Service::ModelArts, "x").unwrap(),
+            "http://all.test"
+        );
+        let cli = Endpoints {
+            cli: Some("http://cli.test".into()),
+            ..some
+        };
+        assert_eq!(cli.base(Service::Cce, "x").unwrap(), "http://cli.test");
+        let bad = Endpoints {
+            cli: Some("ftp://x y".into()),
+            per_service: vec![],
+            shared: None,
+        };
+        assert_eq!(
+            bad.base(Service::Ecs, "x").unwrap_err().kind,
+            ErrorKind::Usage
+        );
     }
 
     #[test]
