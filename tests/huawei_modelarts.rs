@@ -565,3 +565,29 @@ async fn secrets_never_printed() {
         assert_eq!(q["headers"]["X-Security-Token"], "[redacted]");
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_timed_out_stop_is_read_before_anything_is_sent_again() {
+    let server = MockServer::start().await;
+    mount_times(&server, "GET", job_path(JID), job("Running"), 1).await;
+    mount(&server, "GET", job_path(JID), job("Terminating"), 1).await;
+    mount(
+        &server,
+        "POST",
+        actions_path(JID),
+        stopped_answer().set_delay(std::time::Duration::from_secs(2)),
+        1,
+    )
+    .await;
+    let r = run(
+        creds(),
+        args(
+            &server.uri(),
+            &["--job-id", JID, "--timeout", "300ms", "--retries", "3"],
+        ),
+    )
+    .await;
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(r.json()["results"][0]["status"], "stopping");
+    assert_eq!(posts(&server).await.len(), 1);
+}
