@@ -328,18 +328,37 @@ fn corpus() -> Vec<Case> {
         &["malformed Huawei Cloud CCE cluster id 'cls-12345678'"],
     ));
     v.push(case(
-        "tencent cluster delete",
+        "tencent: malformed cluster id",
         &[
             "cluster",
             "delete",
             "-p",
             "tencent",
+            "--region",
+            "ap-guangzhou",
             "--cluster-id",
-            "hpc-6o2qc9tl",
+            "ehpc-6o2qc9tl",
             "--yes",
         ],
         2,
-        &["tencent does not support cluster delete"],
+        &["malformed Tencent cluster id", "'ehpc-6o2qc9tl'", "cls-"],
+    ));
+    v.push(case(
+        "tencent: --keep-instances on a THPC cluster",
+        &[
+            "cluster",
+            "delete",
+            "-p",
+            "tencent",
+            "--region",
+            "ap-guangzhou",
+            "--cluster-id",
+            "hpc-6o2qc9tl",
+            "--keep-instances",
+            "--yes",
+        ],
+        2,
+        &["--keep-instances", "hpc-6o2qc9tl"],
     ));
     v.push(case(
         "stop-charging elsewhere",
@@ -411,6 +430,44 @@ fn corpus() -> Vec<Case> {
             says: Box::leak(
                 vec![Box::leak(value.to_string().into_boxed_str()) as &str].into_boxed_slice(),
             ),
+            config: None,
+        });
+    }
+    // Values shown as typed: quotes as they are, control characters escaped.
+    v.push(case(
+        "an injection-looking id, shown as typed",
+        &with(TC, &["--job-id", "job-' OR '1'='1"])
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+        2,
+        &["'job-' OR '1'='1'"],
+    ));
+    v.push(case(
+        "an id with a terminal escape, escaped",
+        &with(TC, &["--job-id", "job-\u{1b}[2Jx\u{7}"])
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+        2,
+        &["'job-\\u{1b}[2Jx\\u{7}'"],
+    ));
+    // Durations bounded when parsed (a huge one used to panic after the stop was sent).
+    for (name, flag, value) in [
+        (
+            "wait-timeout past u64 seconds",
+            "--wait-timeout",
+            "18446744073709551615s",
+        ),
+        ("wait-timeout over a week", "--wait-timeout", "8d"),
+        ("poll-interval over a day", "--poll-interval", "25h"),
+        ("timeout over an hour", "--timeout", "2h"),
+    ] {
+        v.push(Case {
+            name,
+            args: with(TC, &["--job-id", "job-rybewp57", "--wait", flag, value]),
+            exit: 2,
+            says: &["at most"],
             config: None,
         });
     }

@@ -8,7 +8,7 @@ mod hwsig;
 use common::{Run, Sandbox};
 use hwsig::{expected_authorization, header};
 use serde_json::{json, Value};
-use wiremock::matchers::{method, path, path_regex};
+use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 const PID: &str = "0a1b2c3d4e5f60718293a4b5c6d7e8f9";
@@ -282,8 +282,10 @@ async fn not_found_checks_autopilot_first() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn an_autopilot_cluster_is_a_usage_error() {
+async fn an_autopilot_cluster_refuses_the_whole_command() {
     let server = MockServer::start().await;
+    let other = cid(9);
+    mount(&server, "GET", cluster_path(&other), available(), 1).await;
     mount(&server, "GET", cluster_path(CID), not_found(), 1).await;
     mount(
         &server,
@@ -293,22 +295,29 @@ async fn an_autopilot_cluster_is_a_usage_error() {
         1,
     )
     .await;
-    mount(&server, "DELETE", cluster_path(CID), deleted_answer(), 0).await;
     Mock::given(method("DELETE"))
-        .and(path_regex("^/autopilot/"))
         .respond_with(deleted_answer())
         .expect(0)
         .mount(&server)
         .await;
-    let r = run(creds(), args(&server.uri(), &["--cluster-id", CID])).await;
+    let r = run(
+        creds(),
+        args(&server.uri(), &["--cluster-id", &format!("{other},{CID}")]),
+    )
+    .await;
     assert_eq!(r.code, 2, "{}", r.stdout);
-    let res = &r.json()["results"][0];
-    assert_eq!(res["status"], "failed");
-    assert_eq!(res["error"]["kind"], "usage");
-    assert!(res["error"]["message"]
-        .as_str()
-        .unwrap()
-        .contains("Autopilot"));
+    let v = r.json();
+    assert_eq!(v["error"]["kind"], "usage");
+    assert_eq!(v["error"]["code"], "Autopilot");
+    let msg = v["error"]["message"].as_str().unwrap();
+    assert!(msg.contains("Autopilot") && msg.contains(CID), "{msg}");
+    assert!(msg.contains("nothing was sent"), "{msg}");
+    // Neither cluster was deleted: the other one is reported as not sent.
+    for res in v["results"].as_array().unwrap() {
+        assert_eq!(res["status"], "failed");
+        assert_eq!(res["error"]["kind"], "usage");
+    }
+    server.verify().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -787,7 +796,7 @@ fn providers_and_man_page_offer_every_huawei_operation() {
     let row = text.lines().find(|l| l.starts_with("huawei ")).unwrap();
     assert_eq!(row.matches("yes").count(), 3, "{row}");
     let man = Sandbox::new().run(&["man"]).stdout;
-    assert!(man.contains("Huawei Cloud CCE") && man.contains("ModelArts"));
+    assert!(man.contains("CCE") && man.contains("ModelArts"));
     assert!(man.contains("cloudstop cluster delete \\-p huawei"));
     assert!(man.contains("cloudstop job stop \\-p huawei"));
 }

@@ -295,12 +295,14 @@ impl engine::Api for Cce<'_> {
             // Never seen: make sure it is not an Autopilot cluster before "not found".
             Err(e) if e.kind == ErrorKind::NotFound && purpose == ReadPurpose::First => {
                 if self.is_autopilot(ctx, id).await {
+                    // SPEC: a kind cloudstop does not delete refuses the whole command.
                     let e = Error::usage(format!(
-                        "cluster {} is a CCE Autopilot cluster, which cloudstop does not delete \
-(nothing was sent): delete it in the CCE Autopilot console or with its own API",
+                        "cluster {} is a CCE Autopilot cluster, which cloudstop does not delete: \
+delete it in the CCE Autopilot console or with its own API",
                         quote(id)
-                    ));
-                    Ok(vec![(id.clone(), Phase::Failed(e))])
+                    ))
+                    .with_code("Autopilot");
+                    Ok(vec![(id.clone(), Phase::Unsupported(e))])
                 } else {
                     // Kept as the provider's answer (its code), not a bare "gone".
                     Ok(vec![(id.clone(), Phase::Failed(e))])

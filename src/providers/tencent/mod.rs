@@ -1,10 +1,14 @@
 //! Tencent Cloud (API 3.0): credentials, region and endpoint, the signed request
-//! builder, the answer parser and the codes shared by Batch (`batch.rs`, `job stop`)
-//! and CVM (`cvm.rs`, `server stop`). PROVIDERS.md §1 and §1b.
+//! builder, the answer parser and the codes shared by Batch (`batch.rs`, `job stop`),
+//! CVM (`cvm.rs`, `server stop`), TKE and THPC (`cluster.rs` with `tke.rs` and
+//! `thpc.rs`, `cluster delete`). PROVIDERS.md §1, §1b, §1c and §1d.
 
 mod batch;
+mod cluster;
 mod cvm;
 pub mod signer;
+mod thpc;
+mod tke;
 
 use crate::config::{
     check_key, in_order, key_pair, read_ini_section, read_json_file, Found, Secret, SectionReader,
@@ -15,9 +19,14 @@ use crate::plan::{Operation, Plan};
 use crate::providers::Ctx;
 use crate::transport::{base_url, host_header, HttpRequest, RawResponse, Sensitive};
 use serde::Deserialize;
+use std::collections::HashMap;
 use std::path::PathBuf;
 
-pub const OPERATIONS: &[Operation] = &[Operation::JobStop, Operation::ServerStop];
+pub const OPERATIONS: &[Operation] = &[
+    Operation::JobStop,
+    Operation::ServerStop,
+    Operation::ClusterDelete,
+];
 
 const PROFILE_KEYS: &[&str] = &["secret_id", "secret_key", "token", "region", "endpoint"];
 const CONTENT_TYPE: &str = "application/json";
@@ -30,23 +39,51 @@ pub struct Service {
     /// The credential scope's service, and the default host's first label.
     pub name: &'static str,
     pub version: &'static str,
+    /// Whether requests go to the region's own host (`<name>.<region>.tencentcloudapi.com`,
+    /// its own rate budget; PROVIDERS.md §5) rather than the nearest-region host.
+    pub regional: bool,
 }
 
 pub const BATCH: Service = Service {
     name: "batch",
     version: "2017-03-12",
+    regional: false,
 };
 
 pub const CVM: Service = Service {
     name: "cvm",
     version: "2017-03-12",
+    regional: false,
 };
+
+/// TKE (standard and serverless clusters), PROVIDERS.md §1c.
+pub const TKE: Service = Service {
+    name: "tke",
+    version: "2018-05-25",
+    regional: true,
+};
+
+/// THPC (`hpc-` clusters), PROVIDERS.md §1d.
+pub const THPC: Service = Service {
+    name: "thpc",
+    version: "2023-03-21",
+    regional: true,
+};
+
+/// The services an operation calls (tccli keeps one endpoint per service).
+fn services(op: Operation) -> &'static [Service] {
+    match op {
+        Operation::JobStop => &[BATCH],
+        Operation::ServerStop => &[CVM],
+        Operation::ClusterDelete => &[TKE, THPC],
+    }
+}
 
 pub fn validate(plan: &Plan) -> Result<(), Error> {
     match plan.operation {
         Operation::JobStop => batch::validate(plan),
         Operation::ServerStop => cvm::validate(plan),
-        Operation::ClusterDelete => Ok(()),
+        Operation::ClusterDelete => cluster::validate(plan),
     }
 }
 
@@ -55,7 +92,7 @@ pub async fn run(ctx: &Ctx) -> Result<(), Error> {
     match ctx.plan.operation {
         Operation::JobStop => batch::job_stop(ctx, &tc).await,
         Operation::ServerStop => cvm::server_stop(ctx, &tc).await,
-        Operation::ClusterDelete => Err(Error::internal("operation not offered by tencent")),
+        Operation::ClusterDelete => cluster::cluster_delete(ctx, &tc).await,
     }
 }
 
@@ -70,8 +107,11 @@ pub struct Tencent {
     creds: Credentials,
     used: CredentialsUsed,
     region: String,
-    /// Base URL override (`--endpoint`, `CLOUDSTOP_TENCENT_ENDPOINT`, profile, tccli).
+    /// Base URL override for every service (`--endpoint`, `CLOUDSTOP_TENCENT_ENDPOINT`,
+    /// profile).
     endpoint: Option<String>,
+    /// tccli's `<service>.endpoint`, per service, below `endpoint`.
+    service_endpoints: HashMap<&'static str, String>,
 }
 
 fn region_ok(r: &str) -> bool {
@@ -145,24 +185,24 @@ or region in {}, or _sys_param.region in ~/.tccli/{tccli_profile}.configure",
         }
         ctx.report.set_location("region", &region);
 
-        // tccli keeps one endpoint per service.
-        let service = match plan.operation {
-            Operation::ServerStop => CVM.name,
-            _ => BATCH.name,
-        };
         let endpoint = plan
             .endpoint
             .clone()
             .or_else(|| env.get("CLOUDSTOP_TENCENT_ENDPOINT").map(str::to_string))
-            .or_else(|| section.get("endpoint").map(str::to_string))
-            .or_else(|| {
-                configure
-                    .as_ref()
-                    .and_then(|c| c[service]["endpoint"].as_str())
-                    .map(str::to_string)
-            });
+            .or_else(|| section.get("endpoint").map(str::to_string));
         if let Some(e) = &endpoint {
             base_url(e, DEFAULT_EXAMPLE)?;
+        }
+        // tccli keeps one endpoint per service: only the services this run calls count.
+        let mut service_endpoints = HashMap::new();
+        for service in services(plan.operation) {
+            let found = configure
+                .as_ref()
+                .and_then(|c| c[service.name]["endpoint"].as_str());
+            if let Some(e) = found.filter(|_| endpoint.is_none()) {
+                base_url(e, DEFAULT_EXAMPLE)?;
+                service_endpoints.insert(service.name, e.to_string());
+            }
         }
 
         let found = in_order(
@@ -236,6 +276,7 @@ or tccli's ~/.tccli/{tccli_profile}.credential",
             used,
             region,
             endpoint,
+            service_endpoints,
         })
     }
 
@@ -247,8 +288,18 @@ or tccli's ~/.tccli/{tccli_profile}.credential",
         action: &str,
         body: String,
     ) -> Result<HttpRequest, Error> {
-        let base = match &self.endpoint {
+        let base = match self
+            .endpoint
+            .as_ref()
+            .or_else(|| self.service_endpoints.get(service.name))
+        {
             Some(e) => base_url(e, DEFAULT_EXAMPLE)?,
+            None if service.regional => {
+                format!(
+                    "https://{}.{}.tencentcloudapi.com",
+                    service.name, self.region
+                )
+            }
             None => format!("https://{}.tencentcloudapi.com", service.name),
         };
         let url = format!("{base}/");
@@ -292,6 +343,26 @@ or tccli's ~/.tccli/{tccli_profile}.credential",
 
     pub fn credentials_used(&self) -> CredentialsUsed {
         self.used
+    }
+
+    /// One call of `action`: built and signed anew for every attempt, sent with the
+    /// transport's retries as `api` allows, and its answer read with `classify`.
+    pub async fn call<T: serde::de::DeserializeOwned>(
+        &self,
+        ctx: &Ctx,
+        api: &crate::transport::Api,
+        service: Service,
+        action: &str,
+        body: &str,
+        classify: fn(&str) -> (ErrorKind, bool),
+    ) -> Result<Answer<T>, Error> {
+        ctx.transport
+            .send(
+                api,
+                || self.request(ctx, service, action, body.to_string()),
+                |raw| parse_answer::<T>(raw, classify),
+            )
+            .await
     }
 }
 
