@@ -31,7 +31,7 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Stop (terminate) jobs: Tencent Cloud Batch, QingCloud HPC
+    /// Stop (terminate) jobs: Tencent Cloud Batch, QingCloud HPC, Huawei Cloud ModelArts training jobs
     #[command(
         subcommand,
         after_help = "Example:\n  cloudstop job stop -p tencent --region ap-guangzhou --job-id job-rybewp57"
@@ -43,7 +43,7 @@ pub enum Command {
         after_help = "Example:\n  cloudstop server stop -p huawei --region cn-north-4 --server-id 0f8e8e4a-6b1c-4c5e-9b2e-3d4f5a6b7c8d"
     )]
     Server(ServerCommand),
-    /// Delete clusters: QingCloud HPC, Tencent Cloud TKE and THPC
+    /// Delete clusters: QingCloud HPC, Tencent Cloud TKE and THPC, Huawei Cloud CCE
     #[command(
         subcommand,
         after_help = "Examples:\n  cloudstop cluster delete -p qingcloud --zone jn1a --cluster-id hpc-6o2qc9tl --run-user usr-IuZxPyn2 --yes\n  \
@@ -87,7 +87,8 @@ pub enum JobCommand {
     #[command(after_help = "Examples:\n  \
 cloudstop job stop --provider tencent --region ap-guangzhou --job-id job-rybewp57\n  \
 cloudstop job stop -p tencent --region ap-guangzhou --ids-from jobs.txt --wait --ignore-missing\n  \
-cloudstop job stop -p qingcloud --zone jn1a --cluster-id ehpc-8jqdq0mz --job-id hpcjob-bp6rj09f")]
+cloudstop job stop -p qingcloud --zone jn1a --cluster-id ehpc-8jqdq0mz --job-id hpcjob-bp6rj09f\n  \
+cloudstop job stop -p huawei --region cn-north-4 --job-id 95f661bd-1527-41b8-971c-eca55e513254 --wait")]
     Stop(JobStopArgs),
 }
 
@@ -108,7 +109,8 @@ pub enum ClusterCommand {
 cloudstop cluster delete --provider qingcloud --zone jn1a --cluster-id hpc-6o2qc9tl --run-user usr-IuZxPyn2\n  \
 cloudstop cluster delete -p qingcloud --zone jn1a --cluster-id hpc-6o2qc9tl --run-user usr-IuZxPyn2 --yes --wait\n  \
 cloudstop cluster delete -p tencent --region ap-guangzhou --cluster-id cls-etu4tjip,hpc-5lyv94lq --yes --wait\n  \
-cloudstop cluster delete -p tencent --region ap-guangzhou --cluster-id cls-etu4tjip --keep-instances --yes")]
+cloudstop cluster delete -p tencent --region ap-guangzhou --cluster-id cls-etu4tjip --keep-instances --yes\n  \
+cloudstop cluster delete -p huawei --region cn-north-4 --cluster-id fc563b3c-9552-11e8-8beb-0255ac106311 --keep-instances --yes --wait")]
     Delete(ClusterDeleteArgs),
 }
 
@@ -181,7 +183,7 @@ pub struct CommonArgs {
     /// Config profile
     #[arg(long, value_name = "NAME")]
     pub profile: Option<String>,
-    /// Override the API base URL (also CLOUDSTOP_<PROVIDER>_ENDPOINT)
+    /// Override the API base URL (also CLOUDSTOP_<PROVIDER>_ENDPOINT; Huawei per service: CLOUDSTOP_HUAWEI_ECS_ENDPOINT, _CCE_ENDPOINT, _MODELARTS_ENDPOINT)
     #[arg(long, value_name = "URL")]
     pub endpoint: Option<String>,
     /// Validate, build and sign the request(s), print them, send nothing

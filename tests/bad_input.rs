@@ -302,10 +302,30 @@ fn corpus() -> Vec<Case> {
         &["aws", "possible values"],
     ));
     v.push(case(
-        "huawei job stop",
+        "huawei job stop, not a ModelArts id",
         &["job", "stop", "-p", "huawei", "--job-id", "job-rybewp57"],
         2,
-        &["huawei does not support job stop"],
+        &["malformed Huawei Cloud ModelArts training job id 'job-rybewp57'"],
+    ));
+    v.push(case(
+        "huawei job stop, legacy v1 id",
+        &["job", "stop", "-p", "huawei", "--job-id", "10234"],
+        2,
+        &["legacy ModelArts v1", "'10234'"],
+    ));
+    v.push(case(
+        "huawei cluster delete, not a CCE id",
+        &[
+            "cluster",
+            "delete",
+            "-p",
+            "huawei",
+            "--cluster-id",
+            "cls-12345678",
+            "--yes",
+        ],
+        2,
+        &["malformed Huawei Cloud CCE cluster id 'cls-12345678'"],
     ));
     v.push(case(
         "tencent: malformed cluster id",

@@ -783,8 +783,9 @@ async fn secrets_never_appear_at_vvv() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn unsupported_operation_names_what_is_supported() {
-    // Tencent offers every operation: an unsupported one is shown with Huawei.
+async fn a_tencent_job_id_on_huawei_is_refused_as_malformed() {
+    // Every provider offers every operation now (Huawei job stop = ModelArts): a Batch
+    // id given to Huawei is a malformed ModelArts id, exit 2, nothing sent.
     let r = run(
         sandbox(),
         &[
@@ -802,9 +803,7 @@ async fn unsupported_operation_names_what_is_supported() {
     assert_eq!(r.code, 2);
     let msg = r.json()["error"]["message"].as_str().unwrap().to_string();
     assert!(
-        msg.contains("huawei does not support job stop")
-            && msg.contains("server stop")
-            && msg.contains("job stop is supported by: qingcloud, tencent"),
+        msg.contains("malformed Huawei Cloud ModelArts training job id 'job-rybewp57'"),
         "{msg}"
     );
 }

@@ -51,6 +51,19 @@ pub enum Phase {
     Unsupported(Error),
 }
 
+/// Why the engine reads: an API whose answer means different things before and after
+/// the stop or delete (a CCE cluster in `Error` may be deleted, but a deletion that
+/// ends in `Error` failed) tells them apart in [`Api::read_for`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadPurpose {
+    /// Before anything is sent ([`Api::read_first`]).
+    First,
+    /// Settling a refused or possibly-applied submit.
+    Settle,
+    /// `--wait`: following a stop or delete under way.
+    Wait,
+}
+
 /// What an accepted call returned.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Accepted {
@@ -95,6 +108,17 @@ pub trait Api: Sync {
         ctx: &Ctx,
         ids: &[String],
     ) -> impl Future<Output = Result<Vec<(String, Phase)>, Error>>;
+
+    /// Reads for `purpose`; by default the same read whatever the purpose.
+    fn read_for(
+        &self,
+        ctx: &Ctx,
+        ids: &[String],
+        purpose: ReadPurpose,
+    ) -> impl Future<Output = Result<Vec<(String, Phase)>, Error>> {
+        let _ = purpose;
+        self.read(ctx, ids)
+    }
 
     /// The error of a resource the reads before sending did not find (`not_found`), for
     /// APIs that can say more than "the provider does not list it".
@@ -212,7 +236,7 @@ async fn read_first<A: Api>(
                 ctx.report.fail_all(&chunk, &e);
                 return;
             }
-            match read_all(ctx, api, &chunk).await {
+            match read_all(ctx, api, &chunk, ReadPurpose::First).await {
                 Ok(phases) => {
                     for (id, phase) in phases {
                         match phase {
@@ -271,10 +295,11 @@ async fn read_all<A: Api>(
     ctx: &Ctx,
     api: &A,
     ids: &[String],
+    purpose: ReadPurpose,
 ) -> Result<Vec<(String, Phase)>, Error> {
     let mut got: HashMap<String, Phase> = HashMap::new();
     for chunk in chunks(ids, api.per_read()) {
-        got.extend(api.read(ctx, &chunk).await?);
+        got.extend(api.read_for(ctx, &chunk, purpose).await?);
     }
     Ok(ids
         .iter()
@@ -400,7 +425,7 @@ async fn submit_and_settle<A: Api>(ctx: &Ctx, api: &A, chunk: Vec<String>) {
             e.message,
             pending.len()
         );
-        let phases = match read_all(ctx, api, &pending).await {
+        let phases = match read_all(ctx, api, &pending, ReadPurpose::Settle).await {
             Ok(p) => p,
             Err(read_err) => {
                 tracing::warn!("reading after the refusal failed: {}", read_err.message);
@@ -470,7 +495,7 @@ async fn wait<A: Api>(ctx: &Ctx, api: &A, mut pending: Vec<String>) {
         ctx.for_each(chunks(&pending, api.per_read()), |chunk| {
             let still = &still;
             async move {
-                match read_all(ctx, api, &chunk).await {
+                match read_all(ctx, api, &chunk, ReadPurpose::Wait).await {
                     Ok(phases) => {
                         for (id, phase) in phases {
                             match phase {
@@ -525,6 +550,7 @@ mod tests {
         refusal: Option<Error>,
         submitted: Mutex<Vec<Vec<String>>>,
         read_calls: AtomicUsize,
+        purposes: Mutex<Vec<(String, ReadPurpose)>>,
         /// What `missing` says, when the API says more than the engine's default.
         missing: Option<&'static str>,
         /// 0: 100.
@@ -583,6 +609,18 @@ mod tests {
                 request_id: Some(format!("req-{}", ids.join("+"))),
                 provider_job_id: None,
             })
+        }
+        async fn read_for(
+            &self,
+            ctx: &Ctx,
+            ids: &[String],
+            purpose: ReadPurpose,
+        ) -> Result<Vec<(String, Phase)>, Error> {
+            self.purposes
+                .lock()
+                .unwrap()
+                .extend(ids.iter().map(|id| (id.clone(), purpose)));
+            self.read(ctx, ids).await
         }
         fn missing(&self, ctx: &Ctx, id: &str) -> Error {
             match self.missing {
@@ -1090,6 +1128,80 @@ mod tests {
         assert_eq!(got[0].1, Status::Stopped);
         assert_eq!(got[1].1, Status::Stopped);
         assert_eq!((got[2].1, got[2].2.as_deref()), (Status::Failed, Some("X")));
+    }
+
+    #[test]
+    fn reads_say_what_they_are_for() {
+        let ctx = ctx(
+            "cluster delete -p tencent --cluster-id a,b --yes --wait --poll-interval 1ms --wait-timeout 10s",
+        );
+        let api = Fake {
+            read_first: true,
+            refuse: s(&["b"]),
+            refusal: Some(
+                Error::new(ErrorKind::Timeout, "no answer")
+                    .retryable(true)
+                    .maybe_applied(true),
+            ),
+            ..Default::default()
+        }
+        .with("a", &[Phase::Running, Phase::Stopping, Phase::Gone])
+        .with("b", &[Phase::Running, Phase::Stopping, Phase::Gone]);
+        let got = run_blocking(&ctx, &api);
+        assert_eq!(got[0].1, Status::Deleted);
+        assert_eq!(got[1].1, Status::Deleted);
+        let purposes = api.purposes.lock().unwrap().clone();
+        let of = |id: &str| -> Vec<ReadPurpose> {
+            purposes
+                .iter()
+                .filter(|(i, _)| i == id)
+                .map(|(_, p)| *p)
+                .collect()
+        };
+        use ReadPurpose::*;
+        assert_eq!(of("a"), [First, Wait, Wait]);
+        assert_eq!(of("b"), [First, Settle, Wait]);
+    }
+
+    /// An API that does not care why it reads: only `read`, the default `read_for`.
+    struct Plain(Fake);
+
+    impl Api for Plain {
+        fn read_first(&self) -> bool {
+            self.0.read_first
+        }
+        fn credentials_used(&self) -> CredentialsUsed {
+            self.0.credentials_used()
+        }
+        fn dry_run(&self, ctx: &Ctx, ids: &[String]) -> Result<Vec<HttpRequest>, Error> {
+            self.0.dry_run(ctx, ids)
+        }
+        async fn submit(&self, ctx: &Ctx, ids: &[String]) -> Result<Accepted, Error> {
+            self.0.submit(ctx, ids).await
+        }
+        async fn read(&self, ctx: &Ctx, ids: &[String]) -> Result<Vec<(String, Phase)>, Error> {
+            self.0.read(ctx, ids).await
+        }
+    }
+
+    #[test]
+    fn read_for_defaults_to_read() {
+        let ctx = ctx(
+            "cluster delete -p tencent --cluster-id a,b --yes --wait --poll-interval 1ms --wait-timeout 10s",
+        );
+        let api = Plain(
+            Fake {
+                read_first: true,
+                ..Default::default()
+            }
+            .with("a", &[Phase::Running, Phase::Gone])
+            .with("b", &[Phase::Stopped]),
+        );
+        let got = run_blocking(&ctx, &api);
+        assert_eq!(got[0].1, Status::Deleted);
+        assert_eq!(got[1].1, Status::AlreadyStopped);
+        assert_eq!(api.0.read_calls.load(Ordering::SeqCst), 3);
+        assert!(api.0.purposes.lock().unwrap().is_empty());
     }
 
     #[test]

@@ -1,10 +1,13 @@
-# Verifies every request with the official Huawei SDK signer; answers like ECS/IAM.
+# Verifies every request with the official Huawei SDK signer; answers like ECS, IAM,
+# CCE (ShowCluster, DeleteCluster: Deleting once, then 404) and ModelArts
+# (ShowTrainingJobDetails, StopTrainingJob: Terminating once, then Terminated).
 import json, sys, types, urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from huaweicloudsdkcore.signer.signer import Signer
 from huaweicloudsdkcore.sdk_request import SdkRequest
 AK, SK = sys.argv[1], sys.argv[2]
 RESULTS = []
+DELETED, STOPPED = {}, {}  # id -> reads since the delete/stop
 class H(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     def log_message(self, *a): pass
@@ -37,6 +40,31 @@ class H(BaseHTTPRequestHandler):
         if "/jobs/" in u.path:
             sid = "616fb98f-46ca-475e-917e-2563e5a8cd19"
             return self.reply(200, {"status": "SUCCESS", "job_id": "ff808082889bd9690189061140c235fe", "entities": {"sub_jobs_total": 1, "sub_jobs": [{"status": "SUCCESS", "entities": {"server_id": sid}}]}})
+        if u.path.startswith("/autopilot/"):
+            return self.reply(404, {"errorCode": "CCE.01404001", "errorMessage": "Resource not found"})
+        if "/clusters/" in u.path:
+            cid = u.path.rsplit("/", 1)[1]
+            if self.command == "DELETE":
+                DELETED[cid] = 0
+                return self.reply(200, {"kind": "Cluster", "metadata": {"uid": cid}, "status": {"phase": "Available", "jobID": "e8ebf96c-956d-11e8-a949-0255ac10575d"}})
+            if cid in DELETED:
+                DELETED[cid] += 1
+                if DELETED[cid] > 1:
+                    return self.reply(404, {"errorCode": "CCE.01404001", "errorMessage": "Resource not found"})
+                return self.reply(200, {"kind": "Cluster", "spec": {"billingMode": 0}, "status": {"phase": "Deleting"}})
+            return self.reply(200, {"kind": "Cluster", "spec": {"billingMode": 0, "deletionProtection": False}, "status": {"phase": "Available"}})
+        if "/training-jobs/" in u.path:
+            parts = u.path.split("/")
+            jid = parts[4]
+            if self.command == "POST":
+                if json.loads(body) != {"action_type": "terminate"}:
+                    return self.reply(400, {"error_code": "ModelArts.0101", "error_msg": "bad body"})
+                STOPPED[jid] = 0
+                return self.reply(202, {"metadata": {"id": jid}, "status": {"phase": "Terminating"}})
+            if jid in STOPPED:
+                STOPPED[jid] += 1
+                return self.reply(200, {"metadata": {"id": jid}, "status": {"phase": "Terminating" if STOPPED[jid] <= 1 else "Terminated"}})
+            return self.reply(200, {"metadata": {"id": jid}, "status": {"phase": "Running"}})
         return self.reply(404, {"error_code": "APIGW.0101", "error_msg": "not found"})
-    do_GET = do_POST = handle_any
+    do_GET = do_POST = do_DELETE = handle_any
 s = ThreadingHTTPServer(("127.0.0.1", 0), H); print(s.server_address[1], flush=True); s.serve_forever()

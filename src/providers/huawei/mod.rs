@@ -1,8 +1,11 @@
-//! Huawei Cloud: credentials, region, project id (with the IAM lookup), endpoints,
-//! the signed request builder, the answer parser and the error-code table used by
-//! ECS `server stop` (`ecs.rs`). PROVIDERS.md §3.
+//! Huawei Cloud: credentials, region, project id (with the IAM lookup), each
+//! service's endpoint, the signed request builder, the answer parser and the
+//! error-code table shared by ECS `server stop` (`ecs.rs`), CCE `cluster delete`
+//! (`cce.rs`) and ModelArts `job stop` (`modelarts.rs`). PROVIDERS.md §3–§3c.
 
+mod cce;
 mod ecs;
+mod modelarts;
 pub mod signer;
 
 use crate::config::{in_order, key_pair, read_ini_section, Found, Secret, SectionReader};
@@ -17,7 +20,11 @@ use serde::Deserialize;
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-pub const OPERATIONS: &[Operation] = &[Operation::ServerStop];
+pub const OPERATIONS: &[Operation] = &[
+    Operation::JobStop,
+    Operation::ServerStop,
+    Operation::ClusterDelete,
+];
 
 const PROFILE_KEYS: &[&str] = &[
     "ak",
@@ -47,7 +54,8 @@ pub fn validate(plan: &Plan) -> Result<(), Error> {
     }
     match plan.operation {
         Operation::ServerStop => ecs::validate(plan),
-        _ => Ok(()),
+        Operation::ClusterDelete => cce::validate(plan),
+        Operation::JobStop => modelarts::validate(plan),
     }
 }
 
@@ -56,7 +64,51 @@ pub async fn run(ctx: &Ctx) -> Result<(), Error> {
     hw.ensure_project_id(ctx).await?;
     match ctx.plan.operation {
         Operation::ServerStop => ecs::server_stop(ctx, &hw).await,
-        _ => Err(Error::internal("operation not offered by huawei")),
+        Operation::ClusterDelete => cce::cluster_delete(ctx, &hw).await,
+        Operation::JobStop => modelarts::job_stop(ctx, &hw).await,
+    }
+}
+
+/// The Huawei Cloud services cloudstop calls, each on its own host per region.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Service {
+    Ecs,
+    Cce,
+    ModelArts,
+}
+
+impl Service {
+    /// The service an operation calls.
+    pub fn of(op: Operation) -> Service {
+        match op {
+            Operation::ServerStop => Service::Ecs,
+            Operation::ClusterDelete => Service::Cce,
+            Operation::JobStop => Service::ModelArts,
+        }
+    }
+
+    /// The per-service override of `CLOUDSTOP_HUAWEI_ENDPOINT` (SPEC `--endpoint`).
+    pub fn endpoint_env(self) -> &'static str {
+        match self {
+            Service::Ecs => "CLOUDSTOP_HUAWEI_ECS_ENDPOINT",
+            Service::Cce => "CLOUDSTOP_HUAWEI_CCE_ENDPOINT",
+            Service::ModelArts => "CLOUDSTOP_HUAWEI_MODELARTS_ENDPOINT",
+        }
+    }
+
+    /// The service's host in `region`, as the SDK's region tables give it: the rule
+    /// `<service>.<region>.myhuaweicloud.com`, and the tables' exceptions
+    /// (PROVIDERS.md §3b, §3c).
+    pub fn default_base(self, region: &str) -> String {
+        match (self, region) {
+            (Service::Cce, "eu-west-101") => "https://cce.eu-west-101.myhuaweicloud.eu".into(),
+            (Service::ModelArts, "ap-southeast-1") => {
+                "https://modelarts.ap-southeast-1.myhuaweicloud.cn".into()
+            }
+            (Service::Ecs, _) => format!("https://ecs.{region}.myhuaweicloud.com"),
+            (Service::Cce, _) => format!("https://cce.{region}.myhuaweicloud.com"),
+            (Service::ModelArts, _) => format!("https://modelarts.{region}.myhuaweicloud.com"),
+        }
     }
 }
 
@@ -93,6 +145,28 @@ fn region_ok(r: &str) -> bool {
     }
 }
 
+/// Endpoint overrides, in SPEC's order: `--endpoint`, then the service's own
+/// variable, then `CLOUDSTOP_HUAWEI_ENDPOINT` or the profile's `endpoint`.
+struct Endpoints {
+    cli: Option<String>,
+    per_service: Vec<(Service, String)>,
+    shared: Option<String>,
+}
+
+impl Endpoints {
+    fn base(&self, service: Service, region: &str) -> Result<String, Error> {
+        let own = self
+            .per_service
+            .iter()
+            .find(|(s, _)| *s == service)
+            .map(|(_, e)| e);
+        match self.cli.as_ref().or(own).or(self.shared.as_ref()) {
+            Some(e) => base_url(e, &service.default_base("cn-north-4")),
+            None => Ok(service.default_base(region)),
+        }
+    }
+}
+
 struct Credentials {
     ak: String,
     sk: Secret,
@@ -106,8 +180,7 @@ pub struct Huawei {
     region: String,
     /// `None` until known; `--dry-run` without one uses [`PROJECT_PLACEHOLDER`].
     project_id: Option<String>,
-    /// ECS base URL, no trailing `/` (a path prefix kept).
-    ecs_base: String,
+    endpoints: Endpoints,
     /// IAM base URL, for the project-id lookup.
     iam_base: String,
 }
@@ -184,15 +257,24 @@ impl Huawei {
             None => None,
         };
 
-        let endpoint = plan
-            .endpoint
-            .clone()
-            .or_else(|| env.get("CLOUDSTOP_HUAWEI_ENDPOINT").map(str::to_string))
-            .or_else(|| section.get("endpoint").map(str::to_string));
-        let ecs_base = match &endpoint {
-            Some(e) => base_url(e, "https://ecs.cn-north-4.myhuaweicloud.com")?,
-            None => format!("https://ecs.{region}.myhuaweicloud.com"),
+        let endpoints = Endpoints {
+            cli: plan.endpoint.clone(),
+            per_service: [Service::Ecs, Service::Cce, Service::ModelArts]
+                .into_iter()
+                .filter_map(|s| {
+                    let v = env.get(s.endpoint_env()).filter(|v| !v.is_empty())?;
+                    Some((s, v.to_string()))
+                })
+                .collect(),
+            shared: env
+                .get("CLOUDSTOP_HUAWEI_ENDPOINT")
+                .filter(|v| !v.is_empty())
+                .or_else(|| section.get("endpoint"))
+                .map(str::to_string),
         };
+        // A malformed override of the service this run calls is a usage error now,
+        // before credentials are looked for and anything is sent.
+        endpoints.base(Service::of(plan.operation), &region)?;
         let iam = env
             .get("HUAWEICLOUD_SDK_IAM_ENDPOINT")
             .filter(|v| !v.is_empty())
@@ -268,9 +350,14 @@ or ak and sk in the [basic] section of {cred_file_name} (HUAWEICLOUD_SDK_CREDENT
             used,
             region,
             project_id,
-            ecs_base,
+            endpoints,
             iam_base,
         })
+    }
+
+    /// The base URL of `service`, no trailing `/` (a path prefix kept).
+    pub fn base(&self, service: Service) -> Result<String, Error> {
+        self.endpoints.base(service, &self.region)
     }
 
     /// Looks the project id up from IAM by region name when none is configured:
@@ -361,13 +448,32 @@ or ak and sk in the [basic] section of {cred_file_name} (HUAWEICLOUD_SDK_CREDENT
         } else {
             CT_JSON
         };
+        let path = format!("/v1/{}/{rest}", self.project());
+        self.service(ctx, Service::Ecs, method, &path, &[], body, content_type)
+    }
+
+    /// A call to `service` at `path` (below its base URL, project id included by the
+    /// caller), with `query` sent exactly as signed, a signed `Content-Type` and
+    /// `X-Project-Id` (the SDKs send it on every call made with a project id).
+    #[allow(clippy::too_many_arguments)]
+    pub fn service(
+        &self,
+        ctx: &Ctx,
+        service: Service,
+        method: reqwest::Method,
+        path: &str,
+        query: &[(&str, &str)],
+        body: String,
+        content_type: &'static str,
+    ) -> Result<HttpRequest, Error> {
+        let base = self.base(service)?;
         self.request(
             ctx,
             Call {
                 method,
-                base: &self.ecs_base,
-                path: format!("/v1/{}/{rest}", self.project()),
-                query: &[],
+                base: &base,
+                path: path.to_string(),
+                query,
                 body,
                 content_type: Some(content_type),
                 project_header: true,
@@ -504,14 +610,26 @@ pub fn refusal(raw: &RawResponse) -> Error {
     e
 }
 
-/// `(code, message)` from `error_code`/`error_msg`, else `error.code`/`error.message`
-/// (IAM puts a number in `error.code`: then there is no code). `None`: not an error body.
+/// `(code, message)` from `error_code`/`error_msg`, else CCE's `errorCode`/`errorMessage`
+/// (one CCE body can carry both pairs: the SDK reads `error_code` first), else
+/// `error.code`/`error.message` (IAM puts a number in `error.code`: then there is no
+/// code). `None`: not an error body.
 fn error_fields(body: &[u8]) -> Option<(Option<String>, String)> {
     let v: serde_json::Value = serde_json::from_slice(body).ok()?;
     let text = |x: &serde_json::Value| x.as_str().map(str::to_string);
-    if let Some(code) = text(&v["error_code"]) {
-        let msg = text(&v["error_msg"]).unwrap_or_default();
-        return Some((Some(code), msg));
+    for (code, msg) in [("error_code", "error_msg"), ("errorCode", "errorMessage")] {
+        if let Some(code) = text(&v[code]) {
+            let msg = text(&v[msg])
+                .or_else(|| text(&v["message"]))
+                .unwrap_or_default();
+            if let Some(other) = text(&v["errorCode"]).filter(|c| *c != code) {
+                tracing::debug!(
+                    "error body also carries errorCode {other}: {}",
+                    text(&v["errorMessage"]).unwrap_or_default()
+                );
+            }
+            return Some((Some(code), msg));
+        }
     }
     let e = &v["error"];
     if e.is_object() {
@@ -528,11 +646,13 @@ fn error_fields(body: &[u8]) -> Option<(Option<String>, String)> {
 pub fn classify(code: &str, status: u16) -> (ErrorKind, bool) {
     use ErrorKind::*;
     match code {
-        "APIGW.0301" => (Auth, false),
-        "Ecs.0003" | "Ecs.0110" | "Pdp.0001" => (Permission, false),
+        "APIGW.0301" | "CCE.01401001" => (Auth, false),
+        "Ecs.0003" | "Ecs.0110" | "Pdp.0001" | "CCE.01403001" => (Permission, false),
         "Ecs.0023" => (Config, false),
-        // ECS servers; CCE clusters and ModelArts jobs (PROVIDERS.md §3b, §3c).
-        "Ecs.0114" | "Ecs.0614" | "CCE.01404001" | "ModelArts.2775" => (NotFound, false),
+        "Ecs.0114" | "Ecs.0614" | "CCE.01404001" => (NotFound, false),
+        // ModelArts answers an unknown training job with HTTP 400, not 404 (§3c).
+        "ModelArts.2775" => (NotFound, false),
+        "CCE.01429002" | "CCE.02429001" => (Throttled, true),
         "Ecs.0005" => (Usage, false),
         "Ecs.0100" | "Common.0011" | "APIGW.0101" => (Provider, false),
         "Ecs.0118" => (Internal, false),
@@ -573,6 +693,17 @@ mod tests {
             ("Common.0024", 202, Throttled, true),
             ("Common.0001", 500, Provider, true),
             ("Common.9999", 502, Provider, true),
+            ("CCE.01401001", 401, Auth, false),
+            ("CCE.01403001", 403, Permission, false),
+            ("CCE.01404001", 404, NotFound, false),
+            ("CCE.01400001", 400, Provider, false),
+            ("CCE.01409001", 409, Provider, false),
+            ("CCE.01429002", 429, Throttled, true),
+            ("CCE.02429001", 429, Throttled, true),
+            ("CCE.01500001", 500, Provider, true),
+            ("ModelArts.2775", 400, NotFound, false),
+            ("ModelArts.0105", 400, Provider, false),
+            ("ModelArts.0203", 403, Permission, false),
             ("Whatever", 429, Throttled, true),
             ("Whatever", 401, Auth, false),
             ("Whatever", 403, Permission, false),
@@ -643,9 +774,73 @@ mod tests {
                 e.message
             );
         }
+        // CCE: both pairs in one body; error_code wins (the SDK's order).
+        let e = refusal(&raw(
+            400,
+            r#"{"kind":"Status","code":400,"errorCode":"CCE.01400001","errorMessage":"Invalid request.","error_code":"CCE_CM.0004","error_msg":"Request is invalid","message":"m","reason":"BadRequest"}"#,
+        ));
+        assert_eq!(e.code.as_deref(), Some("CCE_CM.0004"));
+        assert!(e.message.starts_with("Request is invalid"));
+        let e = refusal(&raw(
+            404,
+            r#"{"errorCode":"CCE.01404001","errorMessage":"Resource not found","message":"cluster x not found"}"#,
+        ));
+        assert_eq!(
+            (e.kind, e.code.as_deref()),
+            (ErrorKind::NotFound, Some("CCE.01404001"))
+        );
         let e = refusal(&raw(502, "<html>bad gateway</html>"));
         assert!(e.retryable && e.message.contains("502"));
         assert!(parse::<serde_json::Value>(&raw(200, "not json")).is_err());
+    }
+
+    #[test]
+    fn endpoints_per_service_in_spec_order() {
+        let none = Endpoints {
+            cli: None,
+            per_service: vec![],
+            shared: None,
+        };
+        assert_eq!(
+            none.base(Service::Cce, "cn-north-4").unwrap(),
+            "https://cce.cn-north-4.myhuaweicloud.com"
+        );
+        assert_eq!(
+            none.base(Service::Cce, "eu-west-101").unwrap(),
+            "https://cce.eu-west-101.myhuaweicloud.eu"
+        );
+        assert_eq!(
+            none.base(Service::ModelArts, "ap-southeast-1").unwrap(),
+            "https://modelarts.ap-southeast-1.myhuaweicloud.cn"
+        );
+        assert_eq!(
+            none.base(Service::Ecs, "eu-west-101").unwrap(),
+            "https://ecs.eu-west-101.myhuaweicloud.com"
+        );
+        let some = Endpoints {
+            cli: None,
+            per_service: vec![(Service::Cce, "http://cce.test/p/".into())],
+            shared: Some("http://all.test".into()),
+        };
+        assert_eq!(some.base(Service::Cce, "x").unwrap(), "http://cce.test/p");
+        assert_eq!(
+            some.base(Service::ModelArts, "x").unwrap(),
+            "http://all.test"
+        );
+        let cli = Endpoints {
+            cli: Some("http://cli.test".into()),
+            ..some
+        };
+        assert_eq!(cli.base(Service::Cce, "x").unwrap(), "http://cli.test");
+        let bad = Endpoints {
+            cli: Some("ftp://x y".into()),
+            per_service: vec![],
+            shared: None,
+        };
+        assert_eq!(
+            bad.base(Service::Ecs, "x").unwrap_err().kind,
+            ErrorKind::Usage
+        );
     }
 
     #[test]
