@@ -494,8 +494,12 @@ impl Profiles {
             ),
         };
         let path = env.config_path();
-        let file = ConfigFile::load(path.clone(), &providers::PROFILE_SECTIONS)
-            .map_err(|e| e.message.clone());
+        let file = ConfigFile::load(
+            path.clone(),
+            env.config_path_explicit(),
+            &providers::PROFILE_SECTIONS,
+        )
+        .map_err(|e| e.message.clone());
         Profiles {
             name,
             explicit,

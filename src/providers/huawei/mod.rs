@@ -5,7 +5,10 @@
 mod ecs;
 pub mod signer;
 
-use crate::config::{in_order, key_pair, read_ini_section, Found, Secret, SectionReader};
+use crate::config::{
+    check_profile_exists, in_order, key_pair, layered, read_ini_section, Found, SectionReader,
+};
+use crate::credentials::{Credentials, Keys, SourceKind};
 use crate::envelope::CredentialsUsed;
 use crate::error::{Error, ErrorKind};
 use crate::plan::{quote, Operation, Plan};
@@ -14,8 +17,10 @@ use crate::transport::{
     base_url, host_header, Api, HttpRequest, RawResponse, RetrySafety, Sensitive,
 };
 use serde::Deserialize;
+use std::cell::OnceCell;
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 pub const OPERATIONS: &[Operation] = &[Operation::ServerStop];
 
@@ -53,6 +58,7 @@ pub fn validate(plan: &Plan) -> Result<(), Error> {
 
 pub async fn run(ctx: &Ctx) -> Result<(), Error> {
     let mut hw = Huawei::resolve(ctx)?;
+    hw.start(ctx).await?;
     hw.ensure_project_id(ctx).await?;
     match ctx.plan.operation {
         Operation::ServerStop => ecs::server_stop(ctx, &hw).await,
@@ -93,16 +99,9 @@ fn region_ok(r: &str) -> bool {
     }
 }
 
-struct Credentials {
-    ak: String,
-    sk: Secret,
-    token: Option<Secret>,
-}
-
 /// Settings resolved for one run.
 pub struct Huawei {
-    creds: Credentials,
-    used: CredentialsUsed,
+    creds: Arc<Credentials>,
     region: String,
     /// `None` until known; `--dry-run` without one uses [`PROJECT_PLACEHOLDER`].
     project_id: Option<String>,
@@ -112,34 +111,77 @@ pub struct Huawei {
     iam_base: String,
 }
 
+/// The SDK's credential file, read only when a setting needs it: `[basic]` (the
+/// documented section), else `[basiccredentials]` (what the SDK's default chain reads).
+struct SdkFile {
+    path: Option<PathBuf>,
+    section: OnceCell<Result<Option<IniSection>, Error>>,
+}
+
+/// A section's name and its keys.
+type IniSection = (&'static str, HashMap<String, String>);
+
+impl SdkFile {
+    fn section(&self) -> Result<Option<&IniSection>, Error> {
+        self.section
+            .get_or_init(|| {
+                let Some(p) = &self.path else {
+                    return Ok(None);
+                };
+                for name in ["basic", "basiccredentials"] {
+                    if let Some(sec) = read_ini_section(p, name)? {
+                        return Ok(Some((name, sec)));
+                    }
+                }
+                Ok(None)
+            })
+            .as_ref()
+            .map(Option::as_ref)
+            .map_err(Clone::clone)
+    }
+
+    fn get(&self, key: &str) -> Result<Option<&str>, Error> {
+        Ok(self
+            .section()?
+            .and_then(|(_, s)| s.get(key))
+            .map(String::as_str)
+            .filter(|v| !v.is_empty()))
+    }
+
+    fn label(&self) -> String {
+        self.path
+            .as_ref()
+            .map_or("~/.huaweicloud/credentials".to_string(), |p| {
+                p.display().to_string()
+            })
+    }
+}
+
 impl Huawei {
     fn resolve(ctx: &Ctx) -> Result<Huawei, Error> {
         let plan = &ctx.plan;
         let env = &ctx.env;
         let cfg = ctx.config()?;
+        check_profile_exists(plan, cfg, "huawei", Vec::new)?;
         let section = SectionReader::new(cfg, &plan.profile, "huawei", PROFILE_KEYS)?;
-        let cred_path: Option<PathBuf> = env
-            .get("HUAWEICLOUD_SDK_CREDENTIALS_FILE")
-            .map(PathBuf::from)
-            .or_else(|| Some(env.home()?.join(".huaweicloud").join("credentials")));
-        let basic: HashMap<String, String> = match &cred_path {
-            Some(p) => read_ini_section(p, "basic")?.unwrap_or_default(),
-            None => HashMap::new(),
+        let file = SdkFile {
+            path: env
+                .get("HUAWEICLOUD_SDK_CREDENTIALS_FILE")
+                .map(PathBuf::from)
+                .or_else(|| Some(env.home()?.join(".huaweicloud").join("credentials"))),
+            section: OnceCell::new(),
         };
-        let file_get = |k: &str| basic.get(k).map(String::as_str).filter(|v| !v.is_empty());
-        let cred_file_name = cred_path
-            .as_ref()
-            .map_or("~/.huaweicloud/credentials".to_string(), |p| {
-                p.display().to_string()
-            });
+        let cred_file_name = file.label();
 
-        // Region: --region / CLOUDSTOP_REGION, then the profile (no official variable).
-        let Some(region) = plan
-            .region
-            .as_deref()
-            .or(section.get("region"))
-            .map(str::to_string)
-        else {
+        // Region: --region, CLOUDSTOP_REGION and the profile (no official variable).
+        let (flag, cs_env) = plan.region_sources();
+        let Some(region) = layered(
+            plan.explicit_profile,
+            flag,
+            &[cs_env],
+            section.get("region"),
+        )
+        .map(str::to_string) else {
             return Err(Error::usage(format!(
                 "no region: pass --region (e.g. cn-north-4), or set CLOUDSTOP_REGION, or region in {}",
                 section.label()
@@ -153,65 +195,11 @@ impl Huawei {
         }
         ctx.report.set_location("region", &region);
 
-        // Project id: --project-id / CLOUDSTOP_PROJECT_ID, HUAWEICLOUD_SDK_PROJECT_ID,
-        // the profile, the SDK credential file; else looked up from IAM.
-        let (from_env, from_profile) = (
-            env.get("HUAWEICLOUD_SDK_PROJECT_ID")
-                .filter(|v| !v.is_empty()),
-            section.get("project_id"),
-        );
-        let candidates = if plan.explicit_profile {
-            [
-                (plan.project_id.as_deref(), "--project-id"),
-                (from_profile, "the profile's project_id"),
-                (from_env, "HUAWEICLOUD_SDK_PROJECT_ID"),
-                (file_get("project_id"), "the credential file's project_id"),
-            ]
-        } else {
-            [
-                (plan.project_id.as_deref(), "--project-id"),
-                (from_env, "HUAWEICLOUD_SDK_PROJECT_ID"),
-                (from_profile, "the profile's project_id"),
-                (file_get("project_id"), "the credential file's project_id"),
-            ]
-        };
-        let project_id = match candidates.into_iter().find_map(|(v, s)| v.map(|v| (v, s))) {
-            Some((p, source)) => {
-                check_project_id(p, source)?;
-                ctx.report.set_location("project_id", p);
-                Some(p.to_string())
-            }
-            None => None,
-        };
-
-        let endpoint = plan
-            .endpoint
-            .clone()
-            .or_else(|| env.get("CLOUDSTOP_HUAWEI_ENDPOINT").map(str::to_string))
-            .or_else(|| section.get("endpoint").map(str::to_string));
-        let ecs_base = match &endpoint {
-            Some(e) => base_url(e, "https://ecs.cn-north-4.myhuaweicloud.com")?,
-            None => format!("https://ecs.{region}.myhuaweicloud.com"),
-        };
-        let iam = env
-            .get("HUAWEICLOUD_SDK_IAM_ENDPOINT")
-            .filter(|v| !v.is_empty())
-            .or(section.get("iam_endpoint"))
-            .or(file_get("iam_endpoint"));
-        let iam_base = match iam {
-            Some(e) => base_url(e, "https://ecs.cn-north-4.myhuaweicloud.com")?,
-            None => format!("https://iam.{region}.myhuaweicloud.com"),
-        };
-
         // One source gives both keys (and maybe a token), or neither.
-        let from = |pair: Option<(&str, &str)>, token: Option<&str>, source: String| {
+        let from = |pair: Option<(&str, &str)>, token: Option<&str>, kind, detail: String| {
             pair.map(|(ak, sk)| Found {
-                value: Credentials {
-                    ak: ak.to_string(),
-                    sk: Secret::new(sk),
-                    token: token.filter(|t| !t.is_empty()).map(Secret::new),
-                },
-                source,
+                value: (kind, detail, Keys::fixed(ak, sk, token)),
+                source: String::new(),
             })
         };
         let found = in_order(
@@ -220,39 +208,89 @@ impl Huawei {
                 let (ak, sk) = ("HUAWEICLOUD_SDK_AK", "HUAWEICLOUD_SDK_SK");
                 let pair = key_pair(env.get(ak), env.get(sk), ak, sk, "")?;
                 let token = env.get("HUAWEICLOUD_SDK_SECURITY_TOKEN");
-                Ok(from(pair, token, format!("environment ({ak}, {sk})")))
+                Ok(from(pair, token, SourceKind::Env, format!("{ak}, {sk}")))
             },
             || {
                 let place = format!(" in {}", section.label());
                 let pair = key_pair(section.get("ak"), section.get("sk"), "ak", "sk", &place)?;
                 let token = section.get("security_token");
-                Ok(from(pair, token, format!("profile {}", section.label())))
-            },
-            || {
-                let place = format!(" in [basic] of {cred_file_name}");
-                let pair = key_pair(file_get("ak"), file_get("sk"), "ak", "sk", &place)?;
                 Ok(from(
                     pair,
-                    file_get("security_token"),
+                    token,
+                    SourceKind::Profile,
+                    section.label().to_string(),
+                ))
+            },
+            || {
+                let name = file.section()?.map_or("basic", |(n, _)| *n);
+                let place = format!(" in [{name}] of {cred_file_name}");
+                let pair = key_pair(file.get("ak")?, file.get("sk")?, "ak", "sk", &place)?;
+                Ok(from(
+                    pair,
+                    file.get("security_token")?,
+                    SourceKind::File,
                     cred_file_name.clone(),
                 ))
             },
-        )?;
-        let (creds, used) = match found {
-            Some(f) => {
-                tracing::info!("huawei credentials from {}", f.source);
-                (f.value, CredentialsUsed::Configured)
+        )?
+        .map(|f| f.value);
+        // The credential file's project id and IAM endpoint belong to its keys: they
+        // are used only with them.
+        let from_file = matches!(&found, Some((SourceKind::File, _, _)));
+
+        // Project id: --project-id, then CLOUDSTOP_PROJECT_ID and
+        // HUAWEICLOUD_SDK_PROJECT_ID around the profile, then the credential file;
+        // else looked up from IAM.
+        let (flag, cs_env) = plan.project_id_sources();
+        let project_id = match layered(
+            plan.explicit_profile,
+            flag,
+            &[cs_env, env.get("HUAWEICLOUD_SDK_PROJECT_ID")],
+            section.get("project_id"),
+        ) {
+            Some(p) => Some(p),
+            None if from_file => file.get("project_id")?,
+            None => None,
+        };
+        if let Some(p) = project_id {
+            check_project_id(p, "the configured project id")?;
+            ctx.report.set_location("project_id", p);
+        }
+        let project_id = project_id.map(str::to_string);
+
+        let endpoint = layered(
+            plan.explicit_profile,
+            plan.endpoint.as_deref(),
+            &[env.get("CLOUDSTOP_HUAWEI_ENDPOINT")],
+            section.get("endpoint"),
+        );
+        let ecs_base = match endpoint {
+            Some(e) => base_url(e, "https://ecs.cn-north-4.myhuaweicloud.com")?,
+            None => format!("https://ecs.{region}.myhuaweicloud.com"),
+        };
+        let iam = match layered(
+            plan.explicit_profile,
+            None,
+            &[env.get("HUAWEICLOUD_SDK_IAM_ENDPOINT")],
+            section.get("iam_endpoint"),
+        ) {
+            Some(e) => Some(e),
+            None if from_file => file.get("iam_endpoint")?,
+            None => None,
+        };
+        let iam_base = match iam {
+            Some(e) => base_url(e, "https://iam.cn-north-4.myhuaweicloud.com")?,
+            None => format!("https://iam.{region}.myhuaweicloud.com"),
+        };
+
+        let creds = match found {
+            Some((kind, detail, keys)) => {
+                tracing::info!("huawei credentials from {} ({detail})", kind.as_str());
+                Credentials::fixed(kind, detail, keys)
             }
             None if plan.dry_run => {
                 tracing::info!("no huawei credentials: --dry-run signs with a placeholder key");
-                (
-                    Credentials {
-                        ak: "AKPLACEHOLDER".into(),
-                        sk: Secret::new("placeholder-secret-key"),
-                        token: None,
-                    },
-                    CredentialsUsed::Placeholder,
-                )
+                Credentials::placeholder("AKPLACEHOLDER", "placeholder-secret-key")
             }
             None => {
                 return Err(Error::config(format!(
@@ -264,13 +302,19 @@ or ak and sk in the [basic] section of {cred_file_name} (HUAWEICLOUD_SDK_CREDENT
             }
         };
         Ok(Huawei {
-            creds,
-            used,
+            creds: Arc::new(creds),
             region,
             project_id,
             ecs_base,
             iam_base,
         })
+    }
+
+    /// Hands the credentials to the transport (which renews them before every
+    /// attempt) and gets the first temporary keys before anything is sent.
+    async fn start(&self, ctx: &Ctx) -> Result<(), Error> {
+        ctx.transport.use_credentials(self.creds.clone());
+        self.creds.ensure_fresh(&ctx.transport).await
     }
 
     /// Looks the project id up from IAM by region name when none is configured:
@@ -403,7 +447,8 @@ or ak and sk in the [basic] section of {cred_file_name} (HUAWEICLOUD_SDK_CREDENT
             headers.push(("X-Project-Id".into(), self.project().into()));
         }
         headers.push(("X-Sdk-Date".into(), date.clone()));
-        if let Some(t) = &self.creds.token {
+        let keys = self.creds.current()?;
+        if let Some(t) = &keys.token {
             headers.push(("X-Security-Token".into(), t.expose().into()));
         }
         let signed = {
@@ -412,8 +457,8 @@ or ak and sk in the [basic] section of {cred_file_name} (HUAWEICLOUD_SDK_CREDENT
                 .map(|(k, v)| (k.as_str(), v.as_str()))
                 .collect();
             signer::sign(&signer::SignInput {
-                access_key: &self.creds.ak,
-                secret_key: self.creds.sk.expose(),
+                access_key: &keys.id,
+                secret_key: keys.secret.expose(),
                 method: call.method.as_str(),
                 path: &full_path,
                 query: &query,
@@ -436,7 +481,11 @@ or ak and sk in the [basic] section of {cred_file_name} (HUAWEICLOUD_SDK_CREDENT
     }
 
     pub fn credentials_used(&self) -> CredentialsUsed {
-        self.used
+        if self.creds.is_placeholder() {
+            CredentialsUsed::Placeholder
+        } else {
+            CredentialsUsed::Configured
+        }
     }
 }
 

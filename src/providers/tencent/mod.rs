@@ -7,15 +7,19 @@ mod cvm;
 pub mod signer;
 
 use crate::config::{
-    check_key, in_order, key_pair, read_ini_section, read_json_file, Found, Secret, SectionReader,
+    check_key, check_profile_exists, in_order, key_pair, layered, read_ini_section, read_json_file,
+    Env, Found, SectionReader,
 };
+use crate::credentials::{Credentials, Keys, SourceKind};
 use crate::envelope::CredentialsUsed;
 use crate::error::{Error, ErrorKind};
 use crate::plan::{Operation, Plan};
 use crate::providers::Ctx;
 use crate::transport::{base_url, host_header, HttpRequest, RawResponse, Sensitive};
 use serde::Deserialize;
+use std::cell::OnceCell;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 pub const OPERATIONS: &[Operation] = &[Operation::JobStop, Operation::ServerStop];
 
@@ -52,6 +56,7 @@ pub fn validate(plan: &Plan) -> Result<(), Error> {
 
 pub async fn run(ctx: &Ctx) -> Result<(), Error> {
     let tc = Tencent::resolve(ctx)?;
+    tc.start(ctx).await?;
     match ctx.plan.operation {
         Operation::JobStop => batch::job_stop(ctx, &tc).await,
         Operation::ServerStop => cvm::server_stop(ctx, &tc).await,
@@ -59,16 +64,9 @@ pub async fn run(ctx: &Ctx) -> Result<(), Error> {
     }
 }
 
-struct Credentials {
-    secret_id: String,
-    secret_key: Secret,
-    token: Option<Secret>,
-}
-
 /// Settings resolved for one run.
 pub struct Tencent {
-    creds: Credentials,
-    used: CredentialsUsed,
+    creds: Arc<Credentials>,
     region: String,
     /// Base URL override (`--endpoint`, `CLOUDSTOP_TENCENT_ENDPOINT`, profile, tccli).
     endpoint: Option<String>,
@@ -92,43 +90,135 @@ fn region_ok(r: &str) -> bool {
     }
 }
 
+/// tccli's files for one profile (`~/.tccli/<profile>.credential` and `.configure`),
+/// each read only when a setting needs it.
+struct Tccli {
+    dir: Option<PathBuf>,
+    profile: String,
+    credential: OnceCell<Result<Option<serde_json::Value>, Error>>,
+    configure: OnceCell<Result<Option<serde_json::Value>, Error>>,
+}
+
+impl Tccli {
+    fn path(&self, ext: &str) -> Option<PathBuf> {
+        Some(self.dir.as_ref()?.join(format!("{}.{ext}", self.profile)))
+    }
+
+    fn read(&self, ext: &str) -> Result<Option<serde_json::Value>, Error> {
+        match self.path(ext) {
+            Some(p) => read_json_file(&p),
+            None => Ok(None),
+        }
+    }
+
+    fn credential(&self) -> Result<Option<&serde_json::Value>, Error> {
+        self.credential
+            .get_or_init(|| self.read("credential"))
+            .as_ref()
+            .map(Option::as_ref)
+            .map_err(Clone::clone)
+    }
+
+    fn configure(&self) -> Result<Option<&serde_json::Value>, Error> {
+        self.configure
+            .get_or_init(|| self.read("configure"))
+            .as_ref()
+            .map(Option::as_ref)
+            .map_err(Clone::clone)
+    }
+
+    /// The profiles tccli has (`<name>.credential` / `<name>.configure`), for messages.
+    fn profiles(&self) -> Vec<(String, String)> {
+        let Some(dir) = &self.dir else {
+            return vec![];
+        };
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| {
+                let name = e.file_name().into_string().ok()?;
+                let stem = name
+                    .strip_suffix(".credential")
+                    .or_else(|| name.strip_suffix(".configure"))?;
+                Some(stem.to_string())
+            })
+            .collect();
+        names.sort();
+        names.dedup();
+        names
+            .into_iter()
+            .map(|n| (n, dir.display().to_string()))
+            .collect()
+    }
+}
+
+/// The Tencent SDK's credential files, in the order the SDK reads them.
+fn sdk_file_paths(env: &Env) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = env
+        .get("TENCENTCLOUD_CREDENTIALS_FILE")
+        .map(PathBuf::from)
+        .or_else(|| Some(env.home()?.join(".tencentcloud").join("credentials")))
+        .into_iter()
+        .collect();
+    v.push(PathBuf::from("/etc/tencentcloud/credentials"));
+    v
+}
+
+/// Where the credentials were found, before any role is assumed on top.
+struct Base {
+    kind: SourceKind,
+    detail: String,
+    keys: Keys,
+}
+
 impl Tencent {
     fn resolve(ctx: &Ctx) -> Result<Tencent, Error> {
         let plan = &ctx.plan;
         let env = &ctx.env;
         let cfg = ctx.config()?;
         let section = SectionReader::new(cfg, &plan.profile, "tencent", PROFILE_KEYS)?;
-        let tccli_profile = env
-            .get("TCCLI_PROFILE")
-            .unwrap_or(&plan.profile)
-            .to_string();
-        let tccli_dir = env.home().map(|h| h.join(".tccli"));
-        let tccli_configure = tccli_dir
-            .as_ref()
-            .map(|d| d.join(format!("{tccli_profile}.configure")));
-        let configure = match &tccli_configure {
-            Some(p) => read_json_file(p).ok().flatten(),
-            None => None,
+        // tccli's profile: an explicit --profile (or CLOUDSTOP_PROFILE) names it; only
+        // without either does TCCLI_PROFILE choose it.
+        let tccli_profile = if plan.profile_named {
+            plan.profile.clone()
+        } else {
+            env.get("TCCLI_PROFILE")
+                .unwrap_or(&plan.profile)
+                .to_string()
         };
+        let tccli = Tccli {
+            dir: env.home().map(|h| h.join(".tccli")),
+            profile: tccli_profile.clone(),
+            credential: OnceCell::new(),
+            configure: OnceCell::new(),
+        };
+        check_profile_exists(plan, cfg, "tencent", || {
+            let mut names = tccli.profiles();
+            for path in sdk_file_paths(env) {
+                if let Ok(Some(secs)) = ini_sections(&path) {
+                    let place = path.display().to_string();
+                    names.extend(secs.into_iter().map(|s| (s, place.clone())));
+                }
+            }
+            names
+        })?;
 
-        // Region: --region / CLOUDSTOP_REGION, TENCENTCLOUD_REGION, the profile, tccli.
-        let region = {
-            let from_env = env.get("TENCENTCLOUD_REGION");
-            let from_profile = section.get("region");
-            let from_tccli = configure
-                .as_ref()
-                .and_then(|c| c["_sys_param"]["region"].as_str());
-            let (first, second) = if plan.explicit_profile {
-                (from_profile, from_env)
-            } else {
-                (from_env, from_profile)
-            };
-            plan.region
-                .as_deref()
-                .or(first)
-                .or(second)
-                .or(from_tccli)
-                .map(str::to_string)
+        // Region: --region, then CLOUDSTOP_REGION and TENCENTCLOUD_REGION around the
+        // profile (SPEC's order), then tccli's configure file.
+        let (flag, cs_env) = plan.region_sources();
+        let region = match layered(
+            plan.explicit_profile,
+            flag,
+            &[cs_env, env.get("TENCENTCLOUD_REGION")],
+            section.get("region"),
+        ) {
+            Some(r) => Some(r.to_string()),
+            None => tccli
+                .configure()?
+                .and_then(|c| c["_sys_param"]["region"].as_str())
+                .filter(|r| !r.is_empty())
+                .map(str::to_string),
         };
         let Some(region) = region else {
             return Err(Error::usage(format!(
@@ -145,27 +235,7 @@ or region in {}, or _sys_param.region in ~/.tccli/{tccli_profile}.configure",
         }
         ctx.report.set_location("region", &region);
 
-        // tccli keeps one endpoint per service.
-        let service = match plan.operation {
-            Operation::ServerStop => CVM.name,
-            _ => BATCH.name,
-        };
-        let endpoint = plan
-            .endpoint
-            .clone()
-            .or_else(|| env.get("CLOUDSTOP_TENCENT_ENDPOINT").map(str::to_string))
-            .or_else(|| section.get("endpoint").map(str::to_string))
-            .or_else(|| {
-                configure
-                    .as_ref()
-                    .and_then(|c| c[service]["endpoint"].as_str())
-                    .map(str::to_string)
-            });
-        if let Some(e) = &endpoint {
-            base_url(e, DEFAULT_EXAMPLE)?;
-        }
-
-        let found = in_order(
+        let base = in_order(
             plan.explicit_profile,
             || {
                 let pair = key_pair(
@@ -176,12 +246,12 @@ or region in {}, or _sys_param.region in ~/.tccli/{tccli_profile}.configure",
                     "",
                 )?;
                 Ok(pair.map(|(id, key)| Found {
-                    value: Credentials {
-                        secret_id: id.to_string(),
-                        secret_key: Secret::new(key),
-                        token: env.get("TENCENTCLOUD_TOKEN").map(Secret::new),
+                    value: Base {
+                        kind: SourceKind::Env,
+                        detail: "TENCENTCLOUD_SECRET_ID, TENCENTCLOUD_SECRET_KEY".into(),
+                        keys: Keys::fixed(id, key, env.get("TENCENTCLOUD_TOKEN")),
                     },
-                    source: "environment (TENCENTCLOUD_SECRET_ID, TENCENTCLOUD_SECRET_KEY)".into(),
+                    source: String::new(),
                 }))
             },
             || {
@@ -194,32 +264,55 @@ or region in {}, or _sys_param.region in ~/.tccli/{tccli_profile}.configure",
                     &place,
                 )?;
                 Ok(pair.map(|(id, key)| Found {
-                    value: Credentials {
-                        secret_id: id.to_string(),
-                        secret_key: Secret::new(key),
-                        token: section.get("token").map(Secret::new),
+                    value: Base {
+                        kind: SourceKind::Profile,
+                        detail: section.label().to_string(),
+                        keys: Keys::fixed(id, key, section.get("token")),
                     },
-                    source: format!("profile {}", section.label()),
+                    source: String::new(),
                 }))
             },
-            || sdk_files(ctx, &tccli_profile, tccli_dir.as_ref()),
-        )?;
+            || sdk_files(ctx, &tccli),
+        )?
+        .map(|f| f.value);
+        let from_tccli = base.as_ref().is_some_and(|b| {
+            tccli
+                .path("credential")
+                .is_some_and(|p| b.detail == p.display().to_string())
+        });
 
-        let (creds, used) = match found {
-            Some(f) => {
-                tracing::info!("tencent credentials from {}", f.source);
-                (f.value, CredentialsUsed::Configured)
+        // Endpoint: --endpoint, then CLOUDSTOP_TENCENT_ENDPOINT around the profile;
+        // tccli's per-service endpoint only goes with tccli's own credentials.
+        let service = match plan.operation {
+            Operation::ServerStop => CVM.name,
+            _ => BATCH.name,
+        };
+        let endpoint = match layered(
+            plan.explicit_profile,
+            plan.endpoint.as_deref(),
+            &[env.get("CLOUDSTOP_TENCENT_ENDPOINT")],
+            section.get("endpoint"),
+        ) {
+            Some(e) => Some(e.to_string()),
+            None if from_tccli => tccli
+                .configure()?
+                .and_then(|c| c[service]["endpoint"].as_str())
+                .filter(|e| !e.is_empty())
+                .map(str::to_string),
+            None => None,
+        };
+        if let Some(e) = &endpoint {
+            base_url(e, DEFAULT_EXAMPLE)?;
+        }
+
+        let creds = match base {
+            Some(b) => {
+                tracing::info!("tencent credentials from {} ({})", b.kind.as_str(), b.detail);
+                Credentials::fixed(b.kind, b.detail, b.keys)
             }
             None if plan.dry_run => {
                 tracing::info!("no tencent credentials: --dry-run signs with a placeholder key");
-                (
-                    Credentials {
-                        secret_id: "AKIDPLACEHOLDER".into(),
-                        secret_key: Secret::new("placeholder-secret-key"),
-                        token: None,
-                    },
-                    CredentialsUsed::Placeholder,
-                )
+                Credentials::placeholder("AKIDPLACEHOLDER", "placeholder-secret-key")
             }
             None => {
                 return Err(Error::config(format!(
@@ -232,14 +325,22 @@ or tccli's ~/.tccli/{tccli_profile}.credential",
             }
         };
         Ok(Tencent {
-            creds,
-            used,
+            creds: Arc::new(creds),
             region,
             endpoint,
         })
     }
 
-    /// Builds and signs one POST JSON request of `action`, at the clock's time.
+    /// Hands the credentials to the transport (which renews them before every
+    /// attempt) and gets the first temporary keys, so that a source that cannot give
+    /// any fails the command before anything is sent.
+    async fn start(&self, ctx: &Ctx) -> Result<(), Error> {
+        ctx.transport.use_credentials(self.creds.clone());
+        self.creds.ensure_fresh(&ctx.transport).await
+    }
+
+    /// Builds and signs one POST JSON request of `action`, at the clock's time, with
+    /// the run's current keys.
     pub fn request(
         &self,
         ctx: &Ctx,
@@ -247,111 +348,143 @@ or tccli's ~/.tccli/{tccli_profile}.credential",
         action: &str,
         body: String,
     ) -> Result<HttpRequest, Error> {
-        let base = match &self.endpoint {
-            Some(e) => base_url(e, DEFAULT_EXAMPLE)?,
-            None => format!("https://{}.tencentcloudapi.com", service.name),
-        };
-        let url = format!("{base}/");
-        let host = host_header(&url)?;
-        let timestamp = ctx.clock.now().timestamp();
-        let signed = signer::sign(&signer::SignInput {
-            secret_id: &self.creds.secret_id,
-            secret_key: self.creds.secret_key.expose(),
-            service: service.name,
-            method: "POST",
-            host: &host,
-            content_type: CONTENT_TYPE,
-            query: "",
-            body: &body,
-            timestamp,
-        });
-        let mut headers = vec![
-            ("Authorization".to_string(), signed.authorization),
-            ("Content-Type".to_string(), CONTENT_TYPE.to_string()),
-            ("Host".to_string(), host),
-            ("X-TC-Action".to_string(), action.to_string()),
-            ("X-TC-Timestamp".to_string(), timestamp.to_string()),
-            ("X-TC-Version".to_string(), service.version.to_string()),
-            ("X-TC-Region".to_string(), self.region.clone()),
-            ("X-TC-Language".to_string(), "en-US".to_string()),
-        ];
-        if let Some(token) = &self.creds.token {
-            headers.push(("X-TC-Token".to_string(), token.expose().to_string()));
-        }
-        Ok(HttpRequest {
-            method: reqwest::Method::POST,
-            url,
-            headers,
+        let keys = self.creds.current()?;
+        signed_request(
+            &keys,
+            self.endpoint.as_deref(),
+            &self.region,
+            service,
+            action,
             body,
-            sensitive: vec![
-                Sensitive::SignatureIn("Authorization"),
-                Sensitive::Header("X-TC-Token"),
-            ],
-        })
+            ctx.clock.now().timestamp(),
+        )
     }
 
     pub fn credentials_used(&self) -> CredentialsUsed {
-        self.used
+        if self.creds.is_placeholder() {
+            CredentialsUsed::Placeholder
+        } else {
+            CredentialsUsed::Configured
+        }
     }
 }
 
-/// The SDK credential file, then tccli's profile credential file.
-fn sdk_files(
-    ctx: &Ctx,
-    tccli_profile: &str,
-    tccli_dir: Option<&PathBuf>,
-) -> Result<Option<Found<Credentials>>, Error> {
-    let env = &ctx.env;
-    let sdk_path = env
-        .get("TENCENTCLOUD_CREDENTIALS_FILE")
-        .map(PathBuf::from)
-        .or_else(|| {
-            let home = env.home()?.join(".tencentcloud").join("credentials");
-            Some(home)
-        });
-    let mut candidates: Vec<PathBuf> = sdk_path.into_iter().collect();
-    candidates.push(PathBuf::from("/etc/tencentcloud/credentials"));
-    for path in candidates {
+/// One TC3-signed POST JSON request of `action` to `service` (its default host, or
+/// the endpoint override), with `keys`' token in `X-TC-Token`.
+fn signed_request(
+    keys: &Keys,
+    endpoint: Option<&str>,
+    region: &str,
+    service: Service,
+    action: &str,
+    body: String,
+    timestamp: i64,
+) -> Result<HttpRequest, Error> {
+    let base = match endpoint {
+        Some(e) => base_url(e, DEFAULT_EXAMPLE)?,
+        None => format!("https://{}.tencentcloudapi.com", service.name),
+    };
+    let url = format!("{base}/");
+    let host = host_header(&url)?;
+    let signed = signer::sign(&signer::SignInput {
+        secret_id: &keys.id,
+        secret_key: keys.secret.expose(),
+        service: service.name,
+        method: "POST",
+        host: &host,
+        content_type: CONTENT_TYPE,
+        query: "",
+        body: &body,
+        timestamp,
+    });
+    let mut headers = vec![
+        ("Authorization".to_string(), signed.authorization),
+        ("Content-Type".to_string(), CONTENT_TYPE.to_string()),
+        ("Host".to_string(), host),
+        ("X-TC-Action".to_string(), action.to_string()),
+        ("X-TC-Timestamp".to_string(), timestamp.to_string()),
+        ("X-TC-Version".to_string(), service.version.to_string()),
+        ("X-TC-Region".to_string(), region.to_string()),
+        ("X-TC-Language".to_string(), "en-US".to_string()),
+    ];
+    if let Some(token) = &keys.token {
+        headers.push(("X-TC-Token".to_string(), token.expose().to_string()));
+    }
+    Ok(HttpRequest {
+        method: reqwest::Method::POST,
+        url,
+        headers,
+        body,
+        sensitive: vec![
+            Sensitive::SignatureIn("Authorization"),
+            Sensitive::Header("X-TC-Token"),
+        ],
+    })
+}
+
+/// The section names of an INI file (for "profiles that exist" messages).
+fn ini_sections(path: &std::path::Path) -> Result<Option<Vec<String>>, Error> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(_) => return Ok(None),
+    };
+    let ini = ini::Ini::load_from_str(&text)
+        .map_err(|e| Error::config(format!("invalid INI file {}: {e}", path.display())))?;
+    Ok(Some(ini.sections().flatten().map(str::to_string).collect()))
+}
+
+/// The SDK credential file (section = the profile), then tccli's profile credential
+/// file. A tccli profile whose credentials cloudstop cannot honour is an error, never
+/// a silent fall back to the key stored next to them.
+fn sdk_files(ctx: &Ctx, tccli: &Tccli) -> Result<Option<Found<Base>>, Error> {
+    for path in sdk_file_paths(&ctx.env) {
         if let Some(sec) = read_ini_section(&path, &ctx.plan.profile)? {
             if let (Some(id), Some(key)) = (sec.get("secret_id"), sec.get("secret_key")) {
                 if !id.is_empty() && !key.is_empty() {
                     return Ok(Some(Found {
-                        value: Credentials {
-                            secret_id: id.clone(),
-                            secret_key: Secret::new(key.clone()),
-                            token: None,
+                        value: Base {
+                            kind: SourceKind::File,
+                            detail: path.display().to_string(),
+                            keys: Keys::fixed(id.clone(), key.clone(), None),
                         },
-                        source: path.display().to_string(),
+                        source: String::new(),
                     }));
                 }
             }
         }
     }
-    if let Some(dir) = tccli_dir {
-        let path = dir.join(format!("{tccli_profile}.credential"));
-        if let Some(v) = read_json_file(&path)? {
-            // Role, OAuth and SSO entries hold no static key.
-            let typ = v["type"].as_str().unwrap_or("");
-            if matches!(typ, "cvm-role" | "oauth" | "sso") {
-                return Ok(None);
-            }
-            if let (Some(id), Some(key)) = (v["secretId"].as_str(), v["secretKey"].as_str()) {
-                if !id.is_empty() && !key.is_empty() {
-                    check_key(id, "secretId")?;
-                    check_key(key, "secretKey")?;
-                    return Ok(Some(Found {
-                        value: Credentials {
-                            secret_id: id.to_string(),
-                            secret_key: Secret::new(key),
-                            token: v["token"]
-                                .as_str()
-                                .filter(|t| !t.is_empty())
-                                .map(Secret::new),
-                        },
-                        source: path.display().to_string(),
-                    }));
-                }
-            }
+    let Some(v) = tccli.credential()? else {
+        return Ok(None);
+    };
+    let path = tccli
+        .path("credential")
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
+    let typ = v["type"].as_str().unwrap_or("");
+    let role_arn = v["role-arn"].as_str().filter(|r| !r.is_empty());
+    if matches!(typ, "cvm-role" | "oauth" | "sso") || role_arn.is_some() {
+        let what = if role_arn.is_some() {
+            "a role to assume (role-arn)".to_string()
+        } else {
+            format!("\"type\": \"{typ}\"")
+        };
+        return Err(Error::config(format!(
+            "tccli profile {path} holds {what}, which cloudstop cannot use: it never falls back to another key. \
+Set TENCENTCLOUD_SECRET_ID and TENCENTCLOUD_SECRET_KEY, or secret_id and secret_key in the cloudstop profile"
+        )));
+    }
+    if let (Some(id), Some(key)) = (v["secretId"].as_str(), v["secretKey"].as_str()) {
+        if !id.is_empty() && !key.is_empty() {
+            check_key(id, "secretId")?;
+            check_key(key, "secretKey")?;
+            return Ok(Some(Found {
+                value: Base {
+                    kind: SourceKind::File,
+                    detail: path,
+                    keys: Keys::fixed(id, key, v["token"].as_str()),
+                },
+                source: String::new(),
+            }));
         }
     }
     Ok(None)
