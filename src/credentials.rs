@@ -25,10 +25,6 @@ pub const RENEW_BEFORE: Duration = Duration::from_secs(300);
 /// Keys that have less than this left are not used at all: a request signed now must
 /// still be valid when it arrives.
 const MIN_LEFT: Duration = Duration::from_secs(10);
-/// Keys that were just renewed and already have less than [`RENEW_BEFORE`] left (a
-/// source that hands out short-lived keys) are not renewed again before this, so a
-/// run does not renew on every request.
-const MIN_RENEW_GAP: Duration = Duration::from_secs(60);
 
 /// Where credentials came from, as `providers` and `-v` name it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -180,6 +176,11 @@ impl Credentials {
         self.placeholder
     }
 
+    /// Temporary keys, obtained over the network.
+    pub fn is_renewable(&self) -> bool {
+        self.renew.is_some()
+    }
+
     /// The keys to sign one request with: an error when none were obtained, the last
     /// renewal failed, or they are (about to be) expired.
     pub fn current(&self) -> Result<Arc<Keys>, Error> {
@@ -221,10 +222,17 @@ impl Credentials {
             State::Failed(e) => Err(e.clone()),
             State::Ready { keys, at } => Ok(match keys.left(now) {
                 None => false,
-                Some(left) if left < MIN_LEFT => true,
                 Some(left) => {
-                    let since = (now - *at).to_std().unwrap_or(Duration::ZERO);
-                    left < RENEW_BEFORE && since >= MIN_RENEW_GAP
+                    // Keys that lived less than RENEW_BEFORE from the start (a source
+                    // handing out short-lived keys) are renewed at half their life, so
+                    // that a run does not renew on every request.
+                    let lifetime = keys.left(*at).unwrap_or(Duration::ZERO);
+                    let threshold = if lifetime >= RENEW_BEFORE {
+                        RENEW_BEFORE
+                    } else {
+                        (lifetime / 2).max(MIN_LEFT)
+                    };
+                    left < threshold
                 }
             }),
         }
@@ -330,6 +338,136 @@ pub fn read_token_file(path: &std::path::Path, var: &str) -> Result<Secret, Erro
         )));
     }
     Ok(Secret::new(t))
+}
+
+/// Where a web identity token comes from: a file (Kubernetes, a CI system that writes
+/// one), or the GitHub Actions runner, asked for a fresh one at every renewal.
+#[derive(Debug, Clone)]
+pub enum IdentityToken {
+    File {
+        path: std::path::PathBuf,
+        var: &'static str,
+    },
+    GitHubActions {
+        url: String,
+        bearer: Secret,
+        audience: Option<String>,
+    },
+}
+
+impl IdentityToken {
+    /// GitHub Actions' OIDC request variables, when the runner sets them
+    /// (`permissions: id-token: write`).
+    pub fn github(env: &crate::config::Env, audience: Option<&str>) -> Option<IdentityToken> {
+        Some(IdentityToken::GitHubActions {
+            url: env.get("ACTIONS_ID_TOKEN_REQUEST_URL")?.to_string(),
+            bearer: Secret::new(env.get("ACTIONS_ID_TOKEN_REQUEST_TOKEN")?),
+            audience: audience.map(str::to_string),
+        })
+    }
+
+    /// What `-v` and messages say about it.
+    pub fn describe(&self) -> String {
+        match self {
+            IdentityToken::File { path, var } => format!("{var}={}", path.display()),
+            IdentityToken::GitHubActions { audience, .. } => format!(
+                "GitHub Actions OIDC token, audience {}",
+                audience.as_deref().unwrap_or("(GitHub's default)")
+            ),
+        }
+    }
+
+    /// The token now: the file re-read, or a fresh one from the runner.
+    pub async fn get(&self, transport: &Transport) -> Result<Secret, Error> {
+        match self {
+            IdentityToken::File { path, var } => read_token_file(path, var),
+            IdentityToken::GitHubActions {
+                url,
+                bearer,
+                audience,
+            } => github_token(transport, url, bearer, audience.as_deref()).await,
+        }
+    }
+}
+
+const GITHUB_OIDC: crate::transport::Api = crate::transport::Api {
+    name: "github.oidc.token",
+    default_rate: 10.0,
+    safety: crate::transport::RetrySafety::Repeatable,
+};
+
+/// `GET $ACTIONS_ID_TOKEN_REQUEST_URL&audience=…` with the runner's bearer token →
+/// `{"value": "<JWT>"}` (actions/toolkit `oidc-utils.ts`).
+async fn github_token(
+    transport: &Transport,
+    url: &str,
+    bearer: &Secret,
+    audience: Option<&str>,
+) -> Result<Secret, Error> {
+    let full = match audience {
+        Some(a) => {
+            let sep = if url.contains('?') { '&' } else { '?' };
+            format!("{url}{sep}audience={}", percent_encode(a))
+        }
+        None => url.to_string(),
+    };
+    let host = crate::transport::host_header(&full)?;
+    #[derive(serde::Deserialize)]
+    struct Answer {
+        value: Option<String>,
+    }
+    let answer: Answer = transport
+        .send_credential_call(
+            &GITHUB_OIDC,
+            || {
+                Ok(crate::transport::HttpRequest {
+                    method: reqwest::Method::GET,
+                    url: full.clone(),
+                    headers: vec![
+                        ("Host".into(), host.clone()),
+                        ("Accept".into(), "application/json".into()),
+                        ("Authorization".into(), format!("Bearer {}", bearer.expose())),
+                    ],
+                    body: String::new(),
+                    sensitive: vec![crate::transport::Sensitive::Header("Authorization")],
+                })
+            },
+            |raw| {
+                if !(200..300).contains(&raw.status) {
+                    let mut e = raw.http_error();
+                    if matches!(e.kind, ErrorKind::NotFound | ErrorKind::Provider) {
+                        e.kind = ErrorKind::Auth;
+                    }
+                    e.message = format!(
+                        "the GitHub Actions runner refused an OIDC token (does the job have `permissions: id-token: write`?): HTTP {}",
+                        raw.status
+                    );
+                    return Err(e);
+                }
+                raw.json::<Answer>()
+            },
+        )
+        .await?;
+    match answer.value.filter(|v| !v.is_empty()) {
+        Some(v) => Ok(Secret::new(v)),
+        None => Err(Error::new(
+            ErrorKind::Auth,
+            "the GitHub Actions runner answered without a token (no \"value\")",
+        )),
+    }
+}
+
+/// RFC 3986 percent-encoding of everything but the unreserved characters.
+fn percent_encode(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 #[cfg(test)]

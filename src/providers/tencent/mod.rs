@@ -5,12 +5,13 @@
 mod batch;
 mod cvm;
 pub mod signer;
+mod sts;
 
 use crate::config::{
     check_key, check_profile_exists, in_order, key_pair, layered, read_ini_section, read_json_file,
     Env, Found, SectionReader,
 };
-use crate::credentials::{Credentials, Keys, SourceKind};
+use crate::credentials::{Credentials, IdentityToken, Keys, SourceKind};
 use crate::envelope::CredentialsUsed;
 use crate::error::{Error, ErrorKind};
 use crate::plan::{Operation, Plan};
@@ -23,7 +24,17 @@ use std::sync::Arc;
 
 pub const OPERATIONS: &[Operation] = &[Operation::JobStop, Operation::ServerStop];
 
-const PROFILE_KEYS: &[&str] = &["secret_id", "secret_key", "token", "region", "endpoint"];
+const PROFILE_KEYS: &[&str] = &[
+    "secret_id",
+    "secret_key",
+    "token",
+    "region",
+    "endpoint",
+    "role_arn",
+    "role_session_name",
+    "duration",
+    "oidc_audience",
+];
 const CONTENT_TYPE: &str = "application/json";
 /// A good `--endpoint`, for error messages.
 const DEFAULT_EXAMPLE: &str = "https://batch.tencentcloudapi.com";
@@ -169,7 +180,105 @@ fn sdk_file_paths(env: &Env) -> Vec<PathBuf> {
 struct Base {
     kind: SourceKind,
     detail: String,
-    keys: Keys,
+    /// `None`: tccli's `"type": "cvm-role"` (the instance's role).
+    keys: Option<Keys>,
+    /// tccli's `role-arn` and `role-session-name`: assumed with these keys, as tccli does.
+    tccli_role: Option<(String, Option<String>)>,
+}
+
+/// `role_session_name`: 2–128 of `[\w+=,.@-]` (§6a); default `cloudstop-<unix s>`.
+fn session_name(given: Option<&str>, place: &str) -> Result<String, Error> {
+    match given {
+        None => Ok(format!("cloudstop-{}", chrono::Utc::now().timestamp())),
+        Some(n) => {
+            let ok = (2..=128).contains(&n.len())
+                && n.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"_+=,.@-".contains(&b));
+            if ok {
+                Ok(n.to_string())
+            } else {
+                Err(Error::config(format!(
+                    "malformed role session name {} in {place}: 2 to 128 of letters, digits and _+=,.@-",
+                    crate::plan::quote(n)
+                )))
+            }
+        }
+    }
+}
+
+/// The profile's `duration` (humantime, default 1 h; STS allows up to 12 h).
+fn role_duration(given: Option<&str>, place: &str) -> Result<u64, Error> {
+    let Some(d) = given else {
+        return Ok(3600);
+    };
+    let secs = humantime::parse_duration(d.trim())
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    if !(900..=43200).contains(&secs) {
+        return Err(Error::config(format!(
+            "duration {} in {place}: expected a duration from 15m to 12h, such as 1h",
+            crate::plan::quote(d)
+        )));
+    }
+    Ok(secs)
+}
+
+/// Web identity from the `TKE_*` variables (the token from `TKE_WEB_IDENTITY_TOKEN_FILE`,
+/// else from the GitHub Actions runner); `None` when they are not set.
+fn web_identity(
+    env: &Env,
+    audience: Option<&str>,
+    region: &str,
+    endpoint: Option<&String>,
+) -> Result<Option<(sts::WebIdentity, String)>, Error> {
+    let (arn, provider, file) = (
+        env.get("TKE_ROLE_ARN"),
+        env.get("TKE_PROVIDER_ID"),
+        env.get("TKE_WEB_IDENTITY_TOKEN_FILE"),
+    );
+    if arn.is_none() && provider.is_none() && file.is_none() {
+        return Ok(None);
+    }
+    let (Some(arn), Some(provider)) = (arn, provider) else {
+        let missing: Vec<&str> = [("TKE_ROLE_ARN", arn), ("TKE_PROVIDER_ID", provider)]
+            .iter()
+            .filter(|(_, v)| v.is_none())
+            .map(|(n, _)| *n)
+            .collect();
+        return Err(Error::config(format!(
+            "web identity is half configured: {} not set (TKE_ROLE_ARN, TKE_PROVIDER_ID and \
+TKE_WEB_IDENTITY_TOKEN_FILE, or GitHub Actions' id token, are needed together)",
+            missing.join(" and ")
+        )));
+    };
+    let token = match file {
+        Some(f) => IdentityToken::File {
+            path: PathBuf::from(f),
+            var: "TKE_WEB_IDENTITY_TOKEN_FILE",
+        },
+        None => IdentityToken::github(env, audience).ok_or_else(|| {
+            Error::config(
+                "TKE_ROLE_ARN and TKE_PROVIDER_ID are set but there is no token: set \
+TKE_WEB_IDENTITY_TOKEN_FILE, or run in GitHub Actions with `permissions: id-token: write` \
+(ACTIONS_ID_TOKEN_REQUEST_URL and ACTIONS_ID_TOKEN_REQUEST_TOKEN)",
+            )
+        })?,
+    };
+    let detail = format!("TKE_ROLE_ARN={arn}, {}", token.describe());
+    Ok(Some((
+        sts::WebIdentity {
+            provider_id: provider.to_string(),
+            token,
+            role: sts::Role {
+                arn: arn.to_string(),
+                session_name: session_name(None, "")?,
+                duration_secs: 7200,
+                endpoint: endpoint.cloned(),
+                region: env.get("TKE_REGION").unwrap_or(region).to_string(),
+            },
+        },
+        detail,
+    )))
 }
 
 impl Tencent {
@@ -249,7 +358,8 @@ or region in {}, or _sys_param.region in ~/.tccli/{tccli_profile}.configure",
                     value: Base {
                         kind: SourceKind::Env,
                         detail: "TENCENTCLOUD_SECRET_ID, TENCENTCLOUD_SECRET_KEY".into(),
-                        keys: Keys::fixed(id, key, env.get("TENCENTCLOUD_TOKEN")),
+                        keys: Some(Keys::fixed(id, key, env.get("TENCENTCLOUD_TOKEN"))),
+                        tccli_role: None,
                     },
                     source: String::new(),
                 }))
@@ -267,7 +377,8 @@ or region in {}, or _sys_param.region in ~/.tccli/{tccli_profile}.configure",
                     value: Base {
                         kind: SourceKind::Profile,
                         detail: section.label().to_string(),
-                        keys: Keys::fixed(id, key, section.get("token")),
+                        keys: Some(Keys::fixed(id, key, section.get("token"))),
+                        tccli_role: None,
                     },
                     source: String::new(),
                 }))
@@ -305,25 +416,121 @@ or region in {}, or _sys_param.region in ~/.tccli/{tccli_profile}.configure",
             base_url(e, DEFAULT_EXAMPLE)?;
         }
 
-        let creds = match base {
-            Some(b) => {
-                tracing::info!("tencent credentials from {} ({})", b.kind.as_str(), b.detail);
-                Credentials::fixed(b.kind, b.detail, b.keys)
-            }
-            None if plan.dry_run => {
-                tracing::info!("no tencent credentials: --dry-run signs with a placeholder key");
-                Credentials::placeholder("AKIDPLACEHOLDER", "placeholder-secret-key")
+        let none_hint = format!(
+            "no Tencent Cloud credentials: set TENCENTCLOUD_SECRET_ID and TENCENTCLOUD_SECRET_KEY, \
+or secret_id and secret_key in {}, or use ~/.tencentcloud/credentials ([{}] secret_id, secret_key) \
+or tccli's ~/.tccli/{tccli_profile}.credential, or web identity (TKE_ROLE_ARN, TKE_PROVIDER_ID, \
+TKE_WEB_IDENTITY_TOKEN_FILE), or a CVM role",
+            section.label(),
+            plan.profile
+        );
+        let metadata = || sts::CvmRole {
+            base: env
+                .get("CLOUDSTOP_TENCENT_METADATA_ENDPOINT")
+                .unwrap_or(sts::METADATA_DEFAULT)
+                .to_string(),
+            none_hint: none_hint.clone(),
+        };
+        let role = |arn: String, session: Option<&str>, duration: Option<&str>, place: &str| {
+            Ok::<_, Error>(sts::Role {
+                arn,
+                session_name: session_name(session, place)?,
+                duration_secs: role_duration(duration, place)?,
+                endpoint: endpoint.clone(),
+                region: region.clone(),
+            })
+        };
+        let mut creds = match base {
+            Some(Base {
+                kind,
+                detail,
+                keys: None,
+                ..
+            }) => Credentials::renewable(kind, detail, Box::new(metadata())),
+            Some(Base {
+                kind,
+                detail,
+                keys: Some(keys),
+                tccli_role,
+            }) => {
+                let found = Credentials::fixed(kind, detail.clone(), keys);
+                match tccli_role {
+                    None => found,
+                    Some((arn, session)) => {
+                        let role = role(arn.clone(), session.as_deref(), None, &detail)?;
+                        Credentials::renewable(
+                            SourceKind::AssumeRole,
+                            format!("{arn} with the keys of {detail}"),
+                            Box::new(sts::AssumeRole {
+                                base: Arc::new(found),
+                                role,
+                            }),
+                        )
+                    }
+                }
             }
             None => {
-                return Err(Error::config(format!(
-                    "no Tencent Cloud credentials: set TENCENTCLOUD_SECRET_ID and TENCENTCLOUD_SECRET_KEY, \
-or secret_id and secret_key in {}, or use ~/.tencentcloud/credentials ([{}] secret_id, secret_key) \
-or tccli's ~/.tccli/{tccli_profile}.credential",
-                    section.label(),
-                    plan.profile
-                )))
+                let audience = layered(
+                    plan.explicit_profile,
+                    None,
+                    &[env.get("CLOUDSTOP_OIDC_AUDIENCE")],
+                    section.get("oidc_audience"),
+                );
+                match web_identity(env, audience, &region, endpoint.as_ref())? {
+                    Some((source, detail)) => {
+                        Credentials::renewable(SourceKind::WebIdentity, detail, Box::new(source))
+                    }
+                    None if plan.dry_run => {
+                        tracing::info!(
+                            "no tencent credentials: --dry-run signs with a placeholder key"
+                        );
+                        Credentials::placeholder("AKIDPLACEHOLDER", "placeholder-secret-key")
+                    }
+                    None => {
+                        let m = metadata();
+                        let detail = format!("CVM role from {}", m.base);
+                        Credentials::renewable(SourceKind::InstanceRole, detail, Box::new(m))
+                    }
+                }
             }
         };
+        // A profile's role_arn is assumed with whatever was found.
+        if let Some(arn) = section.get("role_arn") {
+            if creds.is_placeholder() {
+                tracing::info!("--dry-run: the profile's role_arn is not assumed");
+            } else {
+                let role = role(
+                    arn.to_string(),
+                    section.get("role_session_name"),
+                    section.get("duration"),
+                    section.label(),
+                )?;
+                let detail = format!("{arn} with the credentials from {}", creds.kind().as_str());
+                creds = Credentials::renewable(
+                    SourceKind::AssumeRole,
+                    detail,
+                    Box::new(sts::AssumeRole {
+                        base: Arc::new(creds),
+                        role,
+                    }),
+                );
+            }
+        }
+        if plan.dry_run && creds.is_renewable() {
+            // A dry run sends nothing, so it obtains no temporary keys either.
+            tracing::info!(
+                "--dry-run: would use tencent credentials from {} ({}); signing with a placeholder key",
+                creds.kind().as_str(),
+                creds.detail()
+            );
+            creds = Credentials::placeholder("AKIDPLACEHOLDER", "placeholder-secret-key");
+        } else if !creds.is_placeholder() {
+            tracing::info!(
+                "tencent credentials from {} ({})",
+                creds.kind().as_str(),
+                creds.detail()
+            );
+        }
         Ok(Tencent {
             creds: Arc::new(creds),
             region,
@@ -445,7 +652,8 @@ fn sdk_files(ctx: &Ctx, tccli: &Tccli) -> Result<Option<Found<Base>>, Error> {
                         value: Base {
                             kind: SourceKind::File,
                             detail: path.display().to_string(),
-                            keys: Keys::fixed(id.clone(), key.clone(), None),
+                            keys: Some(Keys::fixed(id.clone(), key.clone(), None)),
+                            tccli_role: None,
                         },
                         source: String::new(),
                     }));
@@ -461,31 +669,51 @@ fn sdk_files(ctx: &Ctx, tccli: &Tccli) -> Result<Option<Found<Base>>, Error> {
         .map(|p| p.display().to_string())
         .unwrap_or_default();
     let typ = v["type"].as_str().unwrap_or("");
-    let role_arn = v["role-arn"].as_str().filter(|r| !r.is_empty());
-    if matches!(typ, "cvm-role" | "oauth" | "sso") || role_arn.is_some() {
-        let what = if role_arn.is_some() {
-            "a role to assume (role-arn)".to_string()
-        } else {
-            format!("\"type\": \"{typ}\"")
-        };
+    if typ == "cvm-role" {
+        return Ok(Some(Found {
+            value: Base {
+                kind: SourceKind::InstanceRole,
+                detail: format!("{path} (type cvm-role)"),
+                keys: None,
+                tccli_role: None,
+            },
+            source: String::new(),
+        }));
+    }
+    if matches!(typ, "oauth" | "sso") {
         return Err(Error::config(format!(
-            "tccli profile {path} holds {what}, which cloudstop cannot use: it never falls back to another key. \
-Set TENCENTCLOUD_SECRET_ID and TENCENTCLOUD_SECRET_KEY, or secret_id and secret_key in the cloudstop profile"
+            "tccli profile {path} holds \"type\": \"{typ}\" credentials, which cloudstop cannot use: \
+it never falls back to another key. Set TENCENTCLOUD_SECRET_ID and TENCENTCLOUD_SECRET_KEY, \
+or secret_id and secret_key in the cloudstop profile"
         )));
     }
+    let role_arn = v["role-arn"]
+        .as_str()
+        .filter(|r| !r.is_empty())
+        .map(str::to_string);
     if let (Some(id), Some(key)) = (v["secretId"].as_str(), v["secretKey"].as_str()) {
         if !id.is_empty() && !key.is_empty() {
             check_key(id, "secretId")?;
             check_key(key, "secretKey")?;
+            let session = v["role-session-name"]
+                .as_str()
+                .filter(|r| !r.is_empty())
+                .map(str::to_string);
             return Ok(Some(Found {
                 value: Base {
                     kind: SourceKind::File,
                     detail: path,
-                    keys: Keys::fixed(id, key, v["token"].as_str()),
+                    keys: Some(Keys::fixed(id, key, v["token"].as_str())),
+                    tccli_role: role_arn.map(|a| (a, session)),
                 },
                 source: String::new(),
             }));
         }
+    }
+    if role_arn.is_some() {
+        return Err(Error::config(format!(
+            "tccli profile {path} names a role to assume (role-arn) but holds no secretId and secretKey to assume it with"
+        )));
     }
     Ok(None)
 }
