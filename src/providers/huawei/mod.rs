@@ -3,12 +3,13 @@
 //! ECS `server stop` (`ecs.rs`). PROVIDERS.md §3.
 
 mod ecs;
+mod identity;
 pub mod signer;
 
 use crate::config::{
     check_profile_exists, in_order, key_pair, layered, read_ini_section, Found, SectionReader,
 };
-use crate::credentials::{Credentials, Keys, SourceKind};
+use crate::credentials::{Credentials, IdentityToken, Keys, SourceKind};
 use crate::envelope::CredentialsUsed;
 use crate::error::{Error, ErrorKind};
 use crate::plan::{quote, Operation, Plan};
@@ -32,6 +33,9 @@ const PROFILE_KEYS: &[&str] = &[
     "region",
     "endpoint",
     "iam_endpoint",
+    "idp_id",
+    "id_token_file",
+    "oidc_audience",
 ];
 /// What EcsClient sends for a JSON body, and for bodiless GETs.
 pub const CT_JSON_UTF8: &str = "application/json;charset=utf-8";
@@ -283,24 +287,51 @@ impl Huawei {
             None => format!("https://iam.{region}.myhuaweicloud.com"),
         };
 
-        let creds = match found {
-            Some((kind, detail, keys)) => {
-                tracing::info!("huawei credentials from {} ({detail})", kind.as_str());
-                Credentials::fixed(kind, detail, keys)
-            }
-            None if plan.dry_run => {
-                tracing::info!("no huawei credentials: --dry-run signs with a placeholder key");
-                Credentials::placeholder("AKPLACEHOLDER", "placeholder-secret-key")
-            }
-            None => {
-                return Err(Error::config(format!(
-                    "no Huawei Cloud credentials: set HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK \
+        let none_hint = format!(
+            "no Huawei Cloud credentials: set HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK \
 (and HUAWEICLOUD_SDK_SECURITY_TOKEN for temporary keys), or ak and sk in {}, \
-or ak and sk in the [basic] section of {cred_file_name} (HUAWEICLOUD_SDK_CREDENTIALS_FILE)",
-                    section.label()
-                )))
-            }
+or ak and sk in the [basic] section of {cred_file_name} (HUAWEICLOUD_SDK_CREDENTIALS_FILE), \
+or HUAWEICLOUD_SDK_IDP_ID and HUAWEICLOUD_SDK_ID_TOKEN_FILE, or an ECS agency",
+            section.label()
+        );
+        let mut creds = match found {
+            Some((kind, detail, keys)) => Credentials::fixed(kind, detail, keys),
+            None => match Self::idp(ctx, &section, &file)? {
+                Some((source, detail)) => {
+                    Credentials::renewable(SourceKind::WebIdentity, detail, Box::new(source))
+                }
+                None if plan.dry_run => {
+                    tracing::info!("no huawei credentials: --dry-run signs with a placeholder key");
+                    Credentials::placeholder("AKPLACEHOLDER", "placeholder-secret-key")
+                }
+                None => {
+                    let source = identity::EcsAgency {
+                        base: env
+                            .get("CLOUDSTOP_HUAWEI_METADATA_ENDPOINT")
+                            .unwrap_or(identity::METADATA_DEFAULT)
+                            .to_string(),
+                        none_hint,
+                    };
+                    let detail = format!("ECS agency from {}", source.base);
+                    Credentials::renewable(SourceKind::InstanceRole, detail, Box::new(source))
+                }
+            },
         };
+        if plan.dry_run && creds.is_renewable() {
+            // A dry run sends nothing, so it obtains no temporary keys either.
+            tracing::info!(
+                "--dry-run: would use huawei credentials from {} ({}); signing with a placeholder key",
+                creds.kind().as_str(),
+                creds.detail()
+            );
+            creds = Credentials::placeholder("AKPLACEHOLDER", "placeholder-secret-key");
+        } else if !creds.is_placeholder() {
+            tracing::info!(
+                "huawei credentials from {} ({})",
+                creds.kind().as_str(),
+                creds.detail()
+            );
+        }
         Ok(Huawei {
             creds: Arc::new(creds),
             region,
@@ -308,6 +339,75 @@ or ak and sk in the [basic] section of {cred_file_name} (HUAWEICLOUD_SDK_CREDENT
             ecs_base,
             iam_base,
         })
+    }
+
+    /// The IdP id-token flow, when an IdP id is configured: `HUAWEICLOUD_SDK_IDP_ID`
+    /// (or the profile's / credential file's `idp_id`) with the token from
+    /// `HUAWEICLOUD_SDK_ID_TOKEN_FILE` (`id_token_file`), else from the GitHub Actions
+    /// runner.
+    fn idp(
+        ctx: &Ctx,
+        section: &SectionReader<'_>,
+        file: &SdkFile,
+    ) -> Result<Option<(identity::IdToken, String)>, Error> {
+        let plan = &ctx.plan;
+        let env = &ctx.env;
+        let pick = |var: &str, key: &str| -> Result<Option<String>, Error> {
+            Ok(
+                match layered(
+                    plan.explicit_profile,
+                    None,
+                    &[env.get(var)],
+                    section.get(key),
+                ) {
+                    Some(v) => Some(v.to_string()),
+                    None => file.get(key)?.map(str::to_string),
+                },
+            )
+        };
+        let idp_id = pick("HUAWEICLOUD_SDK_IDP_ID", "idp_id")?;
+        let token_file = pick("HUAWEICLOUD_SDK_ID_TOKEN_FILE", "id_token_file")?;
+        let Some(idp_id) = idp_id else {
+            if token_file.is_some() {
+                return Err(Error::config(
+                    "HUAWEICLOUD_SDK_ID_TOKEN_FILE (id_token_file) is set but HUAWEICLOUD_SDK_IDP_ID (idp_id) is not",
+                ));
+            }
+            return Ok(None);
+        };
+        let audience = layered(
+            plan.explicit_profile,
+            None,
+            &[env.get("CLOUDSTOP_OIDC_AUDIENCE")],
+            section.get("oidc_audience"),
+        );
+        let token = match token_file {
+            Some(f) => IdentityToken::File {
+                path: PathBuf::from(f),
+                var: "HUAWEICLOUD_SDK_ID_TOKEN_FILE",
+            },
+            None => IdentityToken::github(env, audience).ok_or_else(|| {
+                Error::config(
+                    "HUAWEICLOUD_SDK_IDP_ID is set but there is no id token: set \
+HUAWEICLOUD_SDK_ID_TOKEN_FILE, or run in GitHub Actions with `permissions: id-token: write` \
+(ACTIONS_ID_TOKEN_REQUEST_URL and ACTIONS_ID_TOKEN_REQUEST_TOKEN)",
+                )
+            })?,
+        };
+        let iam = pick("HUAWEICLOUD_SDK_IAM_ENDPOINT", "iam_endpoint")?;
+        let iam_base = match iam {
+            Some(e) => base_url(&e, identity::IAM_DEFAULT)?,
+            None => identity::IAM_DEFAULT.to_string(),
+        };
+        let detail = format!("IdP {idp_id}, {}", token.describe());
+        Ok(Some((
+            identity::IdToken {
+                idp_id,
+                token,
+                iam_base,
+            },
+            detail,
+        )))
     }
 
     /// Hands the credentials to the transport (which renews them before every
