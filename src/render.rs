@@ -368,6 +368,8 @@ struct ProviderInfo {
     profile_keys: [&'static str; 2],
     /// The provider's own credential files, as shown.
     files: &'static [&'static str],
+    /// Credentials without stored keys (SPEC "Credentials" 4–5), as shown.
+    temporary: &'static str,
     settings: &'static [Setting],
 }
 
@@ -382,6 +384,9 @@ fn info(p: ProviderName) -> ProviderInfo {
                 "/etc/tencentcloud/credentials",
                 "~/.tccli/<profile>.credential",
             ],
+            temporary: "web identity (TKE_ROLE_ARN, TKE_PROVIDER_ID, TKE_WEB_IDENTITY_TOKEN_FILE or the \
+GitHub Actions token, audience CLOUDSTOP_OIDC_AUDIENCE), CVM role (CLOUDSTOP_TENCENT_METADATA_ENDPOINT), \
+profile role_arn assumed on top",
             settings: &[
                 Setting {
                     name: "region",
@@ -404,6 +409,8 @@ fn info(p: ProviderName) -> ProviderInfo {
             env_optional: &["HUAWEICLOUD_SDK_SECURITY_TOKEN"],
             profile_keys: ["ak", "sk"],
             files: &["~/.huaweicloud/credentials (HUAWEICLOUD_SDK_CREDENTIALS_FILE)"],
+            temporary: "IdP id token (HUAWEICLOUD_SDK_IDP_ID, HUAWEICLOUD_SDK_ID_TOKEN_FILE or the GitHub \
+Actions token, audience CLOUDSTOP_OIDC_AUDIENCE), ECS agency (CLOUDSTOP_HUAWEI_METADATA_ENDPOINT)",
             settings: &[
                 Setting {
                     name: "region",
@@ -436,6 +443,7 @@ fn info(p: ProviderName) -> ProviderInfo {
             env_optional: &[],
             profile_keys: ["access_key_id", "secret_access_key"],
             files: &["~/.qingcloud/config.yaml"],
+            temporary: "none: static keys only (QingCloud has no temporary credentials cloudstop can use)",
             settings: &[
                 Setting {
                     name: "zone",
@@ -589,7 +597,136 @@ fn sources(p: ProviderName, env: &Env, profiles: &Profiles) -> Vec<Source> {
         out.push(profile);
     }
     out.extend(files);
+    out.extend(temporary_sources(p, env, profiles, &out));
     out
+}
+
+/// Web identity and the instance's role (SPEC "Credentials" 4–5). The metadata
+/// service is asked (1 s to connect) only when no source before it has credentials.
+fn temporary_sources(
+    p: ProviderName,
+    env: &Env,
+    profiles: &Profiles,
+    before: &[Source],
+) -> Vec<Source> {
+    let section_get = |key: &str| -> Option<String> {
+        profiles
+            .file
+            .as_ref()
+            .ok()?
+            .section(&profiles.name, p.as_str())?
+            .get(key)?
+            .as_str()
+            .filter(|v| !v.is_empty())
+            .map(str::to_string)
+    };
+    let github = env.get("ACTIONS_ID_TOKEN_REQUEST_URL").is_some()
+        && env.get("ACTIONS_ID_TOKEN_REQUEST_TOKEN").is_some();
+    let (web, metadata) = match p {
+        ProviderName::Tencent => (
+            Source {
+                kind: "web-identity",
+                detail: "TKE_ROLE_ARN + TKE_PROVIDER_ID + (TKE_WEB_IDENTITY_TOKEN_FILE or GitHub Actions' token)"
+                    .into(),
+                present: env.get("TKE_ROLE_ARN").is_some()
+                    && env.get("TKE_PROVIDER_ID").is_some()
+                    && (env.get("TKE_WEB_IDENTITY_TOKEN_FILE").is_some() || github),
+            },
+            (
+                env.get("CLOUDSTOP_TENCENT_METADATA_ENDPOINT")
+                    .unwrap_or("http://metadata.tencentyun.com")
+                    .to_string(),
+                "/latest/meta-data/cam/security-credentials/",
+                "CVM role",
+            ),
+        ),
+        ProviderName::Huawei => (
+            Source {
+                kind: "web-identity",
+                detail: "HUAWEICLOUD_SDK_IDP_ID + (HUAWEICLOUD_SDK_ID_TOKEN_FILE or GitHub Actions' token)"
+                    .into(),
+                present: (env.get("HUAWEICLOUD_SDK_IDP_ID").is_some() || section_get("idp_id").is_some())
+                    && (env.get("HUAWEICLOUD_SDK_ID_TOKEN_FILE").is_some()
+                        || section_get("id_token_file").is_some()
+                        || github),
+            },
+            (
+                env.get("CLOUDSTOP_HUAWEI_METADATA_ENDPOINT")
+                    .unwrap_or("http://169.254.169.254")
+                    .to_string(),
+                "/openstack/latest/securitykey",
+                "ECS agency",
+            ),
+        ),
+        ProviderName::Qingcloud => return vec![],
+    };
+    let (base, probe_path, what) = metadata;
+    let probe = !web.present && before.iter().all(|s| !s.present);
+    let instance = Source {
+        kind: "instance-role",
+        detail: format!(
+            "{what} from the metadata service at {base}{}",
+            if probe {
+                ""
+            } else {
+                " (not asked: a source above has credentials)"
+            }
+        ),
+        present: probe && metadata_answers(&format!("{}{probe_path}", base.trim_end_matches('/'))),
+    };
+    vec![web, instance]
+}
+
+/// Whether the metadata service answers 200 with a body (1 s to connect, 3 s in all).
+/// The body (a role name, or keys) is dropped unread.
+fn metadata_answers(url: &str) -> bool {
+    let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    else {
+        return false;
+    };
+    rt.block_on(async {
+        let Ok(client) = reqwest::Client::builder()
+            .connect_timeout(std::time::Duration::from_secs(1))
+            .timeout(std::time::Duration::from_secs(3))
+            .no_proxy()
+            .build()
+        else {
+            return false;
+        };
+        match client.get(url).send().await {
+            Ok(r) if r.status().as_u16() == 200 => r.bytes().await.is_ok_and(|b| !b.is_empty()),
+            _ => false,
+        }
+    })
+}
+
+/// The source a run would use, with a profile's `role_arn` assumed on top (Tencent).
+fn found_source(p: ProviderName, profiles: &Profiles, srcs: &[Source]) -> Option<(String, String)> {
+    let found = srcs.iter().find(|s| s.present)?;
+    let role = (p == ProviderName::Tencent)
+        .then(|| {
+            profiles
+                .file
+                .as_ref()
+                .ok()?
+                .section(&profiles.name, p.as_str())?
+                .get("role_arn")?
+                .as_str()
+                .map(str::to_string)
+        })
+        .flatten();
+    Some(match role {
+        Some(arn) => (
+            "assume-role".to_string(),
+            format!(
+                "role_arn {arn} with the credentials from {}: {}",
+                found.kind, found.detail
+            ),
+        ),
+        None => (found.kind.to_string(), found.detail.clone()),
+    })
 }
 
 /// `cloudstop providers`: providers × operations, what each needs, and where
@@ -623,7 +760,7 @@ fn providers_json(env: &Env, profiles: &Profiles) -> serde_json::Value {
         .map(|&p| {
             let i = info(p);
             let srcs = sources(p, env, profiles);
-            let found = srcs.iter().find(|s| s.present);
+            let found = found_source(p, profiles, &srcs);
             json!({
                 "provider": p.as_str(),
                 "operations": offered(p),
@@ -632,7 +769,9 @@ fn providers_json(env: &Env, profiles: &Profiles) -> serde_json::Value {
                     "env_optional": i.env_optional,
                     "profile_keys": i.profile_keys,
                     "files": i.files,
-                    "found": found.map(|s| json!({"source": s.kind, "detail": s.detail})),
+                    "temporary": i.temporary,
+                    "static_keys_only": p == ProviderName::Qingcloud,
+                    "found": found.map(|(kind, detail)| json!({"source": kind, "detail": detail})),
                     "sources": srcs.iter().map(|s| json!({
                         "source": s.kind, "detail": s.detail, "present": s.present
                     })).collect::<Vec<_>>(),
@@ -669,12 +808,8 @@ fn providers_text(env: &Env, profiles: &Profiles) -> String {
                 .iter()
                 .map(|o| if ops.contains(o) { "yes" } else { "-" }.to_string()),
         );
-        r.push(
-            sources(p, env, profiles)
-                .iter()
-                .find(|s| s.present)
-                .map_or("not found".to_string(), |s| s.kind.to_string()),
-        );
+        let srcs = sources(p, env, profiles);
+        r.push(found_source(p, profiles, &srcs).map_or("not found".to_string(), |(kind, _)| kind));
         rows.push(r);
     }
     let mut out = table(&rows);
@@ -711,6 +846,7 @@ fn providers_text(env: &Env, profiles: &Profiles) -> String {
         out.push_str(&format!("  credentials  {env_text}\n"));
         out.push_str(&format!("  profile keys {}\n", i.profile_keys.join(", ")));
         out.push_str(&format!("  files        {}\n", i.files.join(", ")));
+        out.push_str(&format!("  no keys      {}\n", i.temporary));
         for s in i.settings {
             let set = s
                 .env
@@ -729,8 +865,8 @@ fn providers_text(env: &Env, profiles: &Profiles) -> String {
         }
         out.push_str("  found        ");
         let srcs = sources(p, env, profiles);
-        match srcs.iter().find(|s| s.present) {
-            Some(s) => out.push_str(&format!("{}: {}\n", s.kind, s.detail)),
+        match found_source(p, profiles, &srcs) {
+            Some((kind, detail)) => out.push_str(&format!("{kind}: {detail}\n")),
             None => out.push_str("nowhere; looked in:\n"),
         }
         if srcs.iter().all(|s| !s.present) {
@@ -852,8 +988,11 @@ mod tests {
     fn providers_follow_operations_and_never_print_secrets() {
         let home = tempfile::tempdir().unwrap();
         let h = home.path().to_str().unwrap();
+        // Nobody listens on port 9 of loopback: the metadata probe fails at once.
         let env = Env::from_pairs(&[
             ("HOME", h),
+            ("CLOUDSTOP_HUAWEI_METADATA_ENDPOINT", "http://127.0.0.1:9"),
+            ("CLOUDSTOP_TENCENT_METADATA_ENDPOINT", "http://127.0.0.1:9"),
             ("TENCENTCLOUD_SECRET_ID", "AKIDsecretidvalue"),
             ("TENCENTCLOUD_SECRET_KEY", "very-secret-key-value"),
         ]);

@@ -511,3 +511,57 @@ async fn a_failed_renewal_stops_sending_with_exit_3() {
     assert!(r.stdout.contains("renew"), "{}", r.stdout);
     assert_no_secrets(&r, &[]);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn providers_names_the_source_a_run_would_use() {
+    let found = |r: &Run, p: &str| -> Value {
+        r.json()["providers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["provider"] == p)
+            .unwrap()["credentials"]["found"]["source"]
+            .clone()
+    };
+    let r = web_identity(Sandbox::new())
+        .run_async(&["providers", "-o", "json"])
+        .await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(found(&r, "tencent"), "web-identity");
+    assert_no_secrets(&r, &[]);
+
+    let md = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/latest/meta-data/cam/security-credentials/"))
+        .respond_with(ResponseTemplate::new(200).set_body_string("cloudstop-role"))
+        .expect(1)
+        .mount(&md)
+        .await;
+    let r = Sandbox::new()
+        .env("CLOUDSTOP_TENCENT_METADATA_ENDPOINT", &md.uri())
+        .run_async(&["providers", "-o", "json"])
+        .await;
+    assert_eq!(found(&r, "tencent"), "instance-role");
+    assert_eq!(
+        r.json()["providers"][2]["credentials"]["static_keys_only"],
+        json!(r.json()["providers"][2]["provider"] == "qingcloud")
+    );
+
+    let sb = Sandbox::new()
+        .env("TENCENTCLOUD_SECRET_ID", "AKIDBASEKEY")
+        .env("TENCENTCLOUD_SECRET_KEY", "base-secret-never-printed");
+    private(
+        &sb,
+        ".config/cloudstop/config.toml",
+        &format!("[profiles.default.tencent]\nrole_arn = \"{ROLE}\"\n"),
+    );
+    let r = sb.run_async(&["providers"]).await;
+    let row = r
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("tencent "))
+        .unwrap();
+    assert!(row.ends_with("assume-role"), "{row}");
+    assert!(r.stdout.contains("static keys only"), "{}", r.stdout);
+    assert_no_secrets(&r, &["base-secret-never-printed", "AKIDBASEKEY"]);
+}
