@@ -625,7 +625,7 @@ mod tests {
             "\u{feff}[profiles.default.tencent]\nregion = 'ap-guangzhou'\n",
         )
         .unwrap();
-        let cfg = ConfigFile::load(Some(toml_path), &["tencent"]).unwrap();
+        let cfg = ConfigFile::load(Some(toml_path), false, &["tencent"]).unwrap();
         assert!(cfg.section("default", "tencent").is_some());
         let ini_path = dir.path().join("credentials");
         std::fs::write(&ini_path, "\u{feff}[default]\nak = x\n").unwrap();

@@ -460,11 +460,18 @@ fn man_reference(buf: &mut Vec<u8>) -> std::io::Result<()> {
         buf,
         "Each provider's credentials are looked for in this order, and the first source \
 that holds them is used: (1) the provider's official environment variables; (2) the \
-profile in the cloudstop config file (a --profile given on the command line goes before \
-the environment; CLOUDSTOP_PROFILE does not); (3) the provider's own CLI or SDK file; \
-then, where the provider has them, web identity (OIDC) for CI and the role of the \
-machine it runs on. -v names the source used, never the secret. Missing credentials \
-exit 3, naming the variables and files that would provide them. Secrets never appear in \
+profile in the cloudstop config file; (3) the provider's own CLI or SDK file; (4) web \
+identity (OIDC) for CI; (5) the role of the machine it runs on, from the instance \
+metadata service (1 s to connect). A Tencent profile's role_arn is assumed on top of what \
+was found. Temporary keys are renewed once when less than 5 minutes are left; a failed \
+renewal is exit 3. Region, zone, project id and endpoint follow the same order after \
+their flag. A --profile given on the command line wins as a whole: its keys and \
+settings go before the environment's (CLOUDSTOP_PROFILE names a profile without \
+reordering). A profile named by --profile or CLOUDSTOP_PROFILE that does not exist for \
+the provider, or a CLOUDSTOP_CONFIG that does not exist, is exit 3 naming the profiles \
+that do. -v names the source used (env, profile, file, web-identity, instance-role, \
+assume-role), never the secret. Missing credentials exit 3, naming the variables and \
+files that would provide them. Secrets never appear in \
 output, logs or errors. `cloudstop providers` shows where each provider's credentials \
 would come from now.",
     )?;
@@ -482,10 +489,11 @@ would come from now.",
             text.push_str(&format!(" (optional: {})", i.env_optional.join(", ")));
         }
         text.push_str(&format!(
-            ". Profile keys: {} in [profiles.NAME.{}]. Files: {}.",
+            ". Profile keys: {} in [profiles.NAME.{}]. Files: {}. Without stored keys: {}.",
             i.profile_keys.join(" and "),
             p.as_str(),
-            i.files.join(", ")
+            i.files.join(", "),
+            i.temporary
         ));
         man_item(buf, p.as_str(), &text)?;
     }
@@ -540,6 +548,34 @@ secret_access_key = \"\\&...\"\nzone = \"jn1a\"\nrun_user = \"usr\\-IuZxPyn2\"\n
             "set and not empty: no colour in logs or in the text table (https://no-color.org)",
         ),
         ("TERM", "dumb: no colour and no progress bar"),
+        (
+            "CLOUDSTOP_OIDC_AUDIENCE",
+            "the audience of the OIDC token requested from the GitHub Actions runner",
+        ),
+        (
+            "ACTIONS_ID_TOKEN_REQUEST_URL, ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+            "set by GitHub Actions (permissions: id-token: write): web identity without a token file",
+        ),
+        (
+            "TKE_REGION, TKE_PROVIDER_ID, TKE_WEB_IDENTITY_TOKEN_FILE, TKE_ROLE_ARN",
+            "Tencent web identity (STS AssumeRoleWithWebIdentity)",
+        ),
+        (
+            "HUAWEICLOUD_SDK_IDP_ID, HUAWEICLOUD_SDK_ID_TOKEN_FILE",
+            "Huawei IdP id-token flow (temporary AK/SK and security token)",
+        ),
+        (
+            "CLOUDSTOP_TENCENT_METADATA_ENDPOINT, CLOUDSTOP_HUAWEI_METADATA_ENDPOINT",
+            "the instance metadata services' base URLs (CVM role, ECS agency)",
+        ),
+        (
+            "TCCLI_PROFILE",
+            "tccli's profile, when neither --profile nor CLOUDSTOP_PROFILE is given",
+        ),
+        (
+            "CLOUDSTOP_QINGCLOUD_ENDPOINT, CLOUDSTOP_QINGCLOUD_IAAS_ENDPOINT",
+            "QingCloud HPC (job stop, cluster delete) reads the first; IaaS (server stop) the second, else the first",
+        ),
     ];
     for (name, text) in general {
         man_item(buf, name, text)?;
