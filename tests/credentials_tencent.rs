@@ -565,3 +565,56 @@ async fn providers_names_the_source_a_run_would_use() {
     assert!(r.stdout.contains("static keys only"), "{}", r.stdout);
     assert_no_secrets(&r, &["base-secret-never-printed", "AKIDBASEKEY"]);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tccli_cvm_role_profiles_use_the_instance_role() {
+    let server = MockServer::start().await;
+    mount_terminate(&server, 1).await;
+    let md = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/latest/meta-data/cam/security-credentials/"))
+        .respond_with(ResponseTemplate::new(200).set_body_string("tccli-role"))
+        .mount(&md)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(
+            "/latest/meta-data/cam/security-credentials/tccli-role",
+        ))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "TmpSecretId": "AKIDTCCLICVM", "TmpSecretKey": TMP_KEY, "Token": TMP_TOKEN,
+            "ExpiredTime": chrono::Utc::now().timestamp() + 7200, "Code": "Success"
+        })))
+        .mount(&md)
+        .await;
+    let sb = Sandbox::new().env("CLOUDSTOP_TENCENT_METADATA_ENDPOINT", &md.uri());
+    sb.write(".tccli/default.credential", r#"{"type": "cvm-role"}"#);
+    let uri = server.uri();
+    let r = sb.run_async(&args(&uri, &["-v"])).await;
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(
+        key_id(&server.received_requests().await.unwrap()[0]),
+        "AKIDTCCLICVM"
+    );
+    assert!(r.stderr.contains("instance-role"), "{}", r.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dry_run_fetches_no_temporary_keys() {
+    let server = MockServer::start().await;
+    let sts = mount_sts(&server, "AssumeRoleWithWebIdentity", vec![7200]).await;
+    mount_terminate(&server, 0).await;
+    let uri = server.uri();
+    let r = web_identity(Sandbox::new())
+        .run_async(&args(&uri, &["--dry-run", "-v"]))
+        .await;
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(sts.load(Ordering::SeqCst), 0);
+    assert_eq!(r.json()["requests"][0]["credentials"], "placeholder");
+    assert!(
+        r.stderr
+            .contains("would use tencent credentials from web-identity"),
+        "{}",
+        r.stderr
+    );
+    assert_no_secrets(&r, &[]);
+}
