@@ -306,10 +306,11 @@ or HUAWEICLOUD_SDK_IDP_ID and HUAWEICLOUD_SDK_ID_TOKEN_FILE, or an ECS agency",
                 }
                 None => {
                     let source = identity::EcsAgency {
-                        base: env
-                            .get("CLOUDSTOP_HUAWEI_METADATA_ENDPOINT")
-                            .unwrap_or(identity::METADATA_DEFAULT)
-                            .to_string(),
+                        base: base_url(
+                            env.get("CLOUDSTOP_HUAWEI_METADATA_ENDPOINT")
+                                .unwrap_or(identity::METADATA_DEFAULT),
+                            identity::METADATA_DEFAULT,
+                        )?,
                         none_hint,
                     };
                     let detail = format!("ECS agency from {}", source.base);

@@ -424,12 +424,16 @@ TKE_WEB_IDENTITY_TOKEN_FILE), or a CVM role",
             section.label(),
             plan.profile
         );
-        let metadata = || sts::CvmRole {
-            base: env
-                .get("CLOUDSTOP_TENCENT_METADATA_ENDPOINT")
-                .unwrap_or(sts::METADATA_DEFAULT)
-                .to_string(),
-            none_hint: none_hint.clone(),
+        // Checked only when the instance role is used.
+        let metadata = || -> Result<sts::CvmRole, Error> {
+            Ok(sts::CvmRole {
+                base: base_url(
+                    env.get("CLOUDSTOP_TENCENT_METADATA_ENDPOINT")
+                        .unwrap_or(sts::METADATA_DEFAULT),
+                    sts::METADATA_DEFAULT,
+                )?,
+                none_hint: none_hint.clone(),
+            })
         };
         let role = |arn: String, session: Option<&str>, duration: Option<&str>, place: &str| {
             Ok::<_, Error>(sts::Role {
@@ -446,7 +450,7 @@ TKE_WEB_IDENTITY_TOKEN_FILE), or a CVM role",
                 detail,
                 keys: None,
                 ..
-            }) => Credentials::renewable(kind, detail, Box::new(metadata())),
+            }) => Credentials::renewable(kind, detail, Box::new(metadata()?)),
             Some(Base {
                 kind,
                 detail,
@@ -487,7 +491,7 @@ TKE_WEB_IDENTITY_TOKEN_FILE), or a CVM role",
                         Credentials::placeholder("AKIDPLACEHOLDER", "placeholder-secret-key")
                     }
                     None => {
-                        let m = metadata();
+                        let m = metadata()?;
                         let detail = format!("CVM role from {}", m.base);
                         Credentials::renewable(SourceKind::InstanceRole, detail, Box::new(m))
                     }
