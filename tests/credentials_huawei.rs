@@ -293,3 +293,77 @@ async fn static_keys_go_before_the_idp_and_the_agency() {
         .unwrap()
         .contains("Access=AKSTATICHW"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ecs_agency_keys_are_renewed_once_during_a_long_wait() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    use wiremock::Respond;
+    const JOB: &str = "ff808082889bd9690189061140c235fe";
+    /// Keys `AKAGENCY<n>`, the first expiring just over 5 minutes from now.
+    struct Agency(Arc<AtomicUsize>);
+    impl Respond for Agency {
+        fn respond(&self, _: &Request) -> ResponseTemplate {
+            let n = self.0.fetch_add(1, Ordering::SeqCst);
+            let life = if n == 0 { 303 } else { 86400 };
+            let expires = (chrono::Utc::now() + chrono::Duration::seconds(life))
+                .format("%Y-%m-%dT%H:%M:%S%.6fZ")
+                .to_string();
+            ResponseTemplate::new(200).set_body_json(json!({"credential": {
+                "access": format!("AKAGENCY{n}"), "secret": TMP_SK,
+                "securitytoken": TMP_TOKEN, "expires_at": expires
+            }}))
+        }
+    }
+    struct Job(Arc<AtomicUsize>);
+    impl Respond for Job {
+        fn respond(&self, _: &Request) -> ResponseTemplate {
+            let n = self.0.fetch_add(1, Ordering::SeqCst);
+            let status = if n < 3 { "RUNNING" } else { "SUCCESS" };
+            ResponseTemplate::new(200).set_body_json(json!({
+                "status": status, "job_id": JOB, "error_code": null, "fail_reason": null,
+                "entities": {"sub_jobs_total": 1, "sub_jobs": [
+                    {"status": status, "entities": {"server_id": SERVER}, "error_code": null}
+                ]}
+            }))
+        }
+    }
+    let server = MockServer::start().await;
+    mount_ecs(&server, 1).await;
+    Mock::given(method("GET"))
+        .and(path(format!("/v1/{PID}/jobs/{JOB}")))
+        .respond_with(Job(Arc::new(AtomicUsize::new(0))))
+        .mount(&server)
+        .await;
+    let md = MockServer::start().await;
+    let fetched = Arc::new(AtomicUsize::new(0));
+    Mock::given(method("GET"))
+        .and(path("/openstack/latest/securitykey"))
+        .respond_with(Agency(fetched.clone()))
+        .mount(&md)
+        .await;
+    let uri = server.uri();
+    let sb = Sandbox::new().env("CLOUDSTOP_HUAWEI_METADATA_ENDPOINT", &md.uri());
+    let r = sb
+        .run_async(&args(&uri, &["--wait", "--poll-interval", "1s", "-v"]))
+        .await;
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(r.json()["results"][0]["status"], "stopped");
+    assert_eq!(fetched.load(Ordering::SeqCst), 2, "renewed exactly once");
+    let all = server.received_requests().await.unwrap();
+    let access = |r: &Request| {
+        let a = hdr(r, "authorization").unwrap();
+        a[a.find("Access=").unwrap() + 7..]
+            .split(',')
+            .next()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(access(&stop_request(&all)), "AKAGENCY0");
+    let polls: Vec<&Request> = all
+        .iter()
+        .filter(|r| r.url.path().contains("/jobs/"))
+        .collect();
+    assert_eq!(access(polls.last().unwrap()), "AKAGENCY1");
+    assert_no_secrets(&r, &[]);
+}
