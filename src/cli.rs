@@ -43,10 +43,11 @@ pub enum Command {
         after_help = "Example:\n  cloudstop server stop -p huawei --region cn-north-4 --server-id 0f8e8e4a-6b1c-4c5e-9b2e-3d4f5a6b7c8d"
     )]
     Server(ServerCommand),
-    /// Delete clusters: QingCloud HPC
+    /// Delete clusters: QingCloud HPC, Tencent Cloud TKE and THPC
     #[command(
         subcommand,
-        after_help = "Example:\n  cloudstop cluster delete -p qingcloud --zone jn1a --cluster-id hpc-6o2qc9tl --run-user usr-IuZxPyn2 --yes"
+        after_help = "Examples:\n  cloudstop cluster delete -p qingcloud --zone jn1a --cluster-id hpc-6o2qc9tl --run-user usr-IuZxPyn2 --yes\n  \
+cloudstop cluster delete -p tencent --region ap-guangzhou --cluster-id cls-etu4tjip --yes"
     )]
     Cluster(ClusterCommand),
     /// Show providers, their operations, settings and where credentials were found
@@ -105,7 +106,9 @@ pub enum ClusterCommand {
     /// Delete clusters (destroys data: asks for confirmation on a terminal, needs --yes otherwise)
     #[command(after_help = "Examples:\n  \
 cloudstop cluster delete --provider qingcloud --zone jn1a --cluster-id hpc-6o2qc9tl --run-user usr-IuZxPyn2\n  \
-cloudstop cluster delete -p qingcloud --zone jn1a --cluster-id hpc-6o2qc9tl --run-user usr-IuZxPyn2 --yes --wait")]
+cloudstop cluster delete -p qingcloud --zone jn1a --cluster-id hpc-6o2qc9tl --run-user usr-IuZxPyn2 --yes --wait\n  \
+cloudstop cluster delete -p tencent --region ap-guangzhou --cluster-id cls-etu4tjip,hpc-5lyv94lq --yes --wait\n  \
+cloudstop cluster delete -p tencent --region ap-guangzhou --cluster-id cls-etu4tjip --keep-instances --yes")]
     Delete(ClusterDeleteArgs),
 }
 

@@ -308,18 +308,37 @@ fn corpus() -> Vec<Case> {
         &["huawei does not support job stop"],
     ));
     v.push(case(
-        "tencent cluster delete",
+        "tencent: malformed cluster id",
         &[
             "cluster",
             "delete",
             "-p",
             "tencent",
+            "--region",
+            "ap-guangzhou",
             "--cluster-id",
-            "hpc-6o2qc9tl",
+            "ehpc-6o2qc9tl",
             "--yes",
         ],
         2,
-        &["tencent does not support cluster delete"],
+        &["malformed Tencent cluster id", "'ehpc-6o2qc9tl'", "cls-"],
+    ));
+    v.push(case(
+        "tencent: --keep-instances on a THPC cluster",
+        &[
+            "cluster",
+            "delete",
+            "-p",
+            "tencent",
+            "--region",
+            "ap-guangzhou",
+            "--cluster-id",
+            "hpc-6o2qc9tl",
+            "--keep-instances",
+            "--yes",
+        ],
+        2,
+        &["--keep-instances", "hpc-6o2qc9tl"],
     ));
     v.push(case(
         "stop-charging elsewhere",

@@ -785,25 +785,27 @@ async fn secrets_never_appear_at_vvv() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn unsupported_operation_names_what_is_supported() {
+    // Tencent offers every operation: an unsupported one is shown with Huawei.
     let r = run(
         sandbox(),
         &[
-            "cluster",
-            "delete",
+            "job",
+            "stop",
             "-p",
-            "tencent",
-            "--cluster-id",
-            "hpc-6o2qc9tl",
-            "--run-user",
-            "usr-IuZxPyn2",
-            "--yes",
+            "huawei",
+            "--region",
+            "cn-north-4",
+            "--job-id",
+            "job-rybewp57",
         ],
     )
     .await;
     assert_eq!(r.code, 2);
     let msg = r.json()["error"]["message"].as_str().unwrap().to_string();
     assert!(
-        msg.contains("tencent does not support cluster delete") && msg.contains("job stop"),
+        msg.contains("huawei does not support job stop")
+            && msg.contains("server stop")
+            && msg.contains("job stop is supported by: qingcloud, tencent"),
         "{msg}"
     );
 }

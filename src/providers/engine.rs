@@ -13,6 +13,8 @@
 //!   each gets its own verdict (`Gone` → `not_found`, `Stopped` → `already_stopped`,
 //!   `Stopping` → `stopping`/`deleting`), and exactly the ones still running are sent
 //!   once more — one bad id never keeps the others running;
+//! - refusing the whole command before anything is sent when a read finds a resource
+//!   cloudstop will not act on as asked ([`Phase::Unsupported`]);
 //! - `--wait`: reading (never re-sending) until every resource is final or the
 //!   deadline passes.
 //!
@@ -42,6 +44,11 @@ pub enum Phase {
     /// The stop or delete can never succeed from here (deletion protection, a
     /// failed deletion, a state that refuses it): `failed` with this error, nothing sent.
     Failed(Error),
+    /// cloudstop does not act on this resource as asked (a kind it does not delete, a
+    /// flag the found kind cannot honour). Found by the reads before anything is sent,
+    /// it stops the whole command: nothing is sent for any id, and the command fails
+    /// with this error (a usage error: exit 2).
+    Unsupported(Error),
 }
 
 /// What an accepted call returned.
@@ -89,6 +96,12 @@ pub trait Api: Sync {
         ids: &[String],
     ) -> impl Future<Output = Result<Vec<(String, Phase)>, Error>>;
 
+    /// The error of a resource the reads before sending did not find (`not_found`), for
+    /// APIs that can say more than "the provider does not list it".
+    fn missing(&self, ctx: &Ctx, _id: &str) -> Error {
+        gone_error(ctx)
+    }
+
     /// Whether a failed submit is settled by reading its resources rather than failing
     /// them all: a call that may have been applied, a batch refused because of some of
     /// its ids. APIs add their state-refusal codes.
@@ -133,7 +146,11 @@ pub async fn run<A: Api>(ctx: &Ctx, api: &A) -> Result<(), Error> {
     ctx.confirm_destruction().await?;
 
     let to_send = if api.read_first() {
-        read_first(ctx, api, &ids).await
+        let (running, unsupported) = read_first(ctx, api, &ids).await;
+        if !unsupported.is_empty() {
+            return Err(refuse_all(ctx, running, unsupported));
+        }
+        running
     } else {
         ids.clone()
     };
@@ -158,11 +175,17 @@ pub async fn run<A: Api>(ctx: &Ctx, api: &A) -> Result<(), Error> {
 }
 
 /// Reads every id; records a verdict for those that need nothing sent and returns the
-/// ones still running, in input order.
-async fn read_first<A: Api>(ctx: &Ctx, api: &A, ids: &[String]) -> Vec<String> {
+/// ones still running and the ones cloudstop will not act on, in input order.
+async fn read_first<A: Api>(
+    ctx: &Ctx,
+    api: &A,
+    ids: &[String],
+) -> (Vec<String>, Vec<(String, Error)>) {
     let running = Mutex::new(Vec::new());
+    let unsupported = Mutex::new(Vec::new());
     ctx.for_each(chunks(ids, api.per_read()), |chunk| {
         let running = &running;
+        let unsupported = &unsupported;
         async move {
             if let Some(e) = ctx.aborted() {
                 ctx.report.fail_all(&chunk, &e);
@@ -173,7 +196,11 @@ async fn read_first<A: Api>(ctx: &Ctx, api: &A, ids: &[String]) -> Vec<String> {
                     for (id, phase) in phases {
                         match phase {
                             Phase::Running => running.lock().unwrap().push(id),
-                            other => record(ctx, &id, other, Settled::Refused, None),
+                            Phase::Unsupported(e) => {
+                                ctx.report.set(ResultItem::failed(id.clone(), &e));
+                                unsupported.lock().unwrap().push((id, e));
+                            }
+                            other => record(ctx, api, &id, other, Settled::Refused, None),
                         }
                     }
                 }
@@ -187,7 +214,34 @@ async fn read_first<A: Api>(ctx: &Ctx, api: &A, ids: &[String]) -> Vec<String> {
     .await;
     let mut running = running.into_inner().unwrap();
     ctx.report.sort_in_input_order(&mut running);
-    running
+    let mut unsupported = unsupported.into_inner().unwrap();
+    unsupported.sort_by_key(|(id, _)| ids.iter().position(|x| x == id));
+    (running, unsupported)
+}
+
+/// The command as asked cannot be carried out for some resources: nothing is sent for
+/// any of them. The ids that would have been sent are recorded as not sent, and the
+/// returned error (the command's) names every resource refused.
+fn refuse_all(ctx: &Ctx, running: Vec<String>, unsupported: Vec<(String, Error)>) -> Error {
+    let first = &unsupported[0].1;
+    let reasons: Vec<&str> = unsupported
+        .iter()
+        .map(|(_, e)| e.message.as_str())
+        .collect();
+    let mut e = Error::new(
+        first.kind,
+        format!("{} (nothing was sent)", reasons.join("; ")),
+    );
+    e.code = first.code.clone();
+    let not_sent = Error::new(
+        first.kind,
+        format!(
+            "not sent: the command was refused as a whole ({})",
+            reasons.join("; ")
+        ),
+    );
+    ctx.report.fail_all(&running, &not_sent);
+    e
 }
 
 /// Reads `ids` and gives each its phase, `Gone` for those the answer leaves out.
@@ -218,16 +272,23 @@ enum Settled {
 }
 
 /// Records the verdict a read gives (never for `Running`).
-fn record(ctx: &Ctx, id: &str, phase: Phase, why: Settled, accepted: Option<&Accepted>) {
+fn record<A: Api>(
+    ctx: &Ctx,
+    api: &A,
+    id: &str,
+    phase: Phase,
+    why: Settled,
+    accepted: Option<&Accepted>,
+) {
     let (under_way, done) = statuses(ctx.plan.operation);
     let item = match (phase, why) {
         (Phase::Running, _) => return,
         (Phase::Stopping, _) => ResultItem::new(id, under_way),
         (Phase::Stopped, Settled::Refused) => ResultItem::new(id, Status::AlreadyStopped),
         (Phase::Stopped, Settled::MaybeApplied) => ResultItem::new(id, done),
-        (Phase::Gone, Settled::Refused) => ResultItem::failed(id, &gone_error(ctx)),
+        (Phase::Gone, Settled::Refused) => ResultItem::failed(id, &api.missing(ctx, id)),
         (Phase::Gone, Settled::MaybeApplied) => ResultItem::new(id, done),
-        (Phase::Failed(e), _) => ResultItem::failed(id, &e),
+        (Phase::Failed(e) | Phase::Unsupported(e), _) => ResultItem::failed(id, &e),
     };
     let item = match accepted {
         Some(a) => item
@@ -277,7 +338,7 @@ async fn submit_and_settle<A: Api>(ctx: &Ctx, api: &A, chunk: Vec<String>) {
     for (id, phase) in phases {
         match phase {
             Phase::Running => again.push(id),
-            other => record(ctx, &id, other, why, None),
+            other => record(ctx, api, &id, other, why, None),
         }
     }
     if again.is_empty() {
@@ -329,7 +390,9 @@ async fn wait<A: Api>(ctx: &Ctx, api: &A, mut pending: Vec<String>) {
                                 Phase::Stopped | Phase::Gone => {
                                     ctx.report.update(&id, |r| r.status = done)
                                 }
-                                Phase::Failed(e) => ctx.report.mark(&id, Status::Failed, &e),
+                                Phase::Failed(e) | Phase::Unsupported(e) => {
+                                    ctx.report.mark(&id, Status::Failed, &e)
+                                }
                             }
                         }
                     }
@@ -374,6 +437,8 @@ mod tests {
         refusal: Option<Error>,
         submitted: Mutex<Vec<Vec<String>>>,
         read_calls: AtomicUsize,
+        /// What `missing` says, when the API says more than the engine's default.
+        missing: Option<&'static str>,
     }
 
     impl Fake {
@@ -417,6 +482,12 @@ mod tests {
                 request_id: Some(format!("req-{}", ids.join("+"))),
                 provider_job_id: None,
             })
+        }
+        fn missing(&self, ctx: &Ctx, id: &str) -> Error {
+            match self.missing {
+                Some(m) => Error::new(ErrorKind::NotFound, format!("{id}: {m}")),
+                None => gone_error(ctx),
+            }
         }
         async fn read(&self, _ctx: &Ctx, ids: &[String]) -> Result<Vec<(String, Phase)>, Error> {
             self.read_calls.fetch_add(1, Ordering::SeqCst);
@@ -600,6 +671,77 @@ mod tests {
                 ),
                 ("d".into(), Status::NotFound, None),
             ]
+        );
+    }
+
+    #[test]
+    fn an_unsupported_resource_refuses_the_whole_command_before_anything_is_sent() {
+        let ctx = ctx("cluster delete -p tencent --cluster-id a,b,c,d,e --yes");
+        let edge = |id: &str| {
+            Phase::Unsupported(
+                Error::usage(format!("{id} is an edge cluster")).with_code("EdgeCluster"),
+            )
+        };
+        let api = Fake {
+            read_first: true,
+            ..Default::default()
+        }
+        .with("a", &[Phase::Running])
+        .with("b", &[edge("b")])
+        .with("c", &[Phase::Stopping])
+        .with("e", &[edge("e")]);
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let e = rt.block_on(run(&ctx, &api)).unwrap_err();
+        assert!(api.sent().is_empty(), "nothing is sent");
+        assert_eq!(e.kind, ErrorKind::Usage);
+        assert_eq!(e.code.as_deref(), Some("EdgeCluster"));
+        assert_eq!(
+            e.message,
+            "b is an edge cluster; e is an edge cluster (nothing was sent)"
+        );
+        let got: Vec<(String, Status, Option<ErrorKind>)> = ctx
+            .report
+            .results(None)
+            .into_iter()
+            .map(|r| (r.id, r.status, r.error.map(|e| e.kind)))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("a".into(), Status::Failed, Some(ErrorKind::Usage)),
+                ("b".into(), Status::Failed, Some(ErrorKind::Usage)),
+                ("c".into(), Status::Deleting, None),
+                ("d".into(), Status::NotFound, Some(ErrorKind::NotFound)),
+                ("e".into(), Status::Failed, Some(ErrorKind::Usage)),
+            ]
+        );
+        assert!(ctx
+            .report
+            .get("a")
+            .unwrap()
+            .error
+            .unwrap()
+            .message
+            .starts_with("not sent"));
+    }
+
+    #[test]
+    fn an_api_names_what_it_did_not_find() {
+        let ctx = ctx("cluster delete -p tencent --cluster-id a,b --yes");
+        let api = Fake {
+            read_first: true,
+            missing: Some("not in this region"),
+            ..Default::default()
+        }
+        .with("a", &[Phase::Running]);
+        let got = run_blocking(&ctx, &api);
+        assert_eq!(got[1].1, Status::NotFound);
+        assert_eq!(
+            ctx.report.get("b").unwrap().error.unwrap().message,
+            "b: not in this region"
         );
     }
 

@@ -1,11 +1,15 @@
 //! Tencent Cloud (API 3.0): credentials, region and endpoint, the signed request
-//! builder, the answer parser and the codes shared by Batch (`batch.rs`, `job stop`)
-//! and CVM (`cvm.rs`, `server stop`). PROVIDERS.md §1 and §1b.
+//! builder, the answer parser and the codes shared by Batch (`batch.rs`, `job stop`),
+//! CVM (`cvm.rs`, `server stop`), TKE and THPC (`cluster.rs` with `tke.rs` and
+//! `thpc.rs`, `cluster delete`). PROVIDERS.md §1, §1b, §1c and §1d.
 
 mod batch;
+mod cluster;
 mod cvm;
 pub mod signer;
 mod sts;
+mod thpc;
+mod tke;
 
 use crate::config::{
     check_key, check_profile_exists, in_order, key_pair, layered, read_ini_section, read_json_file,
@@ -19,10 +23,15 @@ use crate::providers::Ctx;
 use crate::transport::{base_url, host_header, HttpRequest, RawResponse, Sensitive};
 use serde::Deserialize;
 use std::cell::OnceCell;
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-pub const OPERATIONS: &[Operation] = &[Operation::JobStop, Operation::ServerStop];
+pub const OPERATIONS: &[Operation] = &[
+    Operation::JobStop,
+    Operation::ServerStop,
+    Operation::ClusterDelete,
+];
 
 const PROFILE_KEYS: &[&str] = &[
     "secret_id",
@@ -45,23 +54,51 @@ pub struct Service {
     /// The credential scope's service, and the default host's first label.
     pub name: &'static str,
     pub version: &'static str,
+    /// Whether requests go to the region's own host (`<name>.<region>.tencentcloudapi.com`,
+    /// its own rate budget; PROVIDERS.md §5) rather than the nearest-region host.
+    pub regional: bool,
 }
 
 pub const BATCH: Service = Service {
     name: "batch",
     version: "2017-03-12",
+    regional: false,
 };
 
 pub const CVM: Service = Service {
     name: "cvm",
     version: "2017-03-12",
+    regional: false,
 };
+
+/// TKE (standard and serverless clusters), PROVIDERS.md §1c.
+pub const TKE: Service = Service {
+    name: "tke",
+    version: "2018-05-25",
+    regional: true,
+};
+
+/// THPC (`hpc-` clusters), PROVIDERS.md §1d.
+pub const THPC: Service = Service {
+    name: "thpc",
+    version: "2023-03-21",
+    regional: true,
+};
+
+/// The services an operation calls (tccli keeps one endpoint per service).
+fn services(op: Operation) -> &'static [Service] {
+    match op {
+        Operation::JobStop => &[BATCH],
+        Operation::ServerStop => &[CVM],
+        Operation::ClusterDelete => &[TKE, THPC],
+    }
+}
 
 pub fn validate(plan: &Plan) -> Result<(), Error> {
     match plan.operation {
         Operation::JobStop => batch::validate(plan),
         Operation::ServerStop => cvm::validate(plan),
-        Operation::ClusterDelete => Ok(()),
+        Operation::ClusterDelete => cluster::validate(plan),
     }
 }
 
@@ -71,7 +108,7 @@ pub async fn run(ctx: &Ctx) -> Result<(), Error> {
     match ctx.plan.operation {
         Operation::JobStop => batch::job_stop(ctx, &tc).await,
         Operation::ServerStop => cvm::server_stop(ctx, &tc).await,
-        Operation::ClusterDelete => Err(Error::internal("operation not offered by tencent")),
+        Operation::ClusterDelete => cluster::cluster_delete(ctx, &tc).await,
     }
 }
 
@@ -79,8 +116,11 @@ pub async fn run(ctx: &Ctx) -> Result<(), Error> {
 pub struct Tencent {
     creds: Arc<Credentials>,
     region: String,
-    /// Base URL override (`--endpoint`, `CLOUDSTOP_TENCENT_ENDPOINT`, profile, tccli).
+    /// Base URL override for every service (`--endpoint`, `CLOUDSTOP_TENCENT_ENDPOINT`,
+    /// profile).
     endpoint: Option<String>,
+    /// tccli's `<service>.endpoint`, per service, below `endpoint`.
+    service_endpoints: HashMap<&'static str, String>,
 }
 
 fn region_ok(r: &str) -> bool {
@@ -392,28 +432,32 @@ or region in {}, or _sys_param.region in ~/.tccli/{tccli_profile}.configure",
                 .is_some_and(|p| b.detail == p.display().to_string())
         });
 
-        // Endpoint: --endpoint, then CLOUDSTOP_TENCENT_ENDPOINT around the profile;
-        // tccli's per-service endpoint only goes with tccli's own credentials.
-        let service = match plan.operation {
-            Operation::ServerStop => CVM.name,
-            _ => BATCH.name,
-        };
-        let endpoint = match layered(
+        // Endpoint: --endpoint, then CLOUDSTOP_TENCENT_ENDPOINT around the profile (one
+        // base URL for every service, STS included); tccli keeps one endpoint per
+        // service, and those go only with tccli's own credentials.
+        let endpoint = layered(
             plan.explicit_profile,
             plan.endpoint.as_deref(),
             &[env.get("CLOUDSTOP_TENCENT_ENDPOINT")],
             section.get("endpoint"),
-        ) {
-            Some(e) => Some(e.to_string()),
-            None if from_tccli => tccli
-                .configure()?
-                .and_then(|c| c[service]["endpoint"].as_str())
-                .filter(|e| !e.is_empty())
-                .map(str::to_string),
-            None => None,
-        };
+        )
+        .map(str::to_string);
         if let Some(e) = &endpoint {
             base_url(e, DEFAULT_EXAMPLE)?;
+        }
+        let mut service_endpoints = HashMap::new();
+        if endpoint.is_none() && from_tccli {
+            if let Some(c) = tccli.configure()? {
+                for service in services(plan.operation) {
+                    if let Some(e) = c[service.name]["endpoint"]
+                        .as_str()
+                        .filter(|e| !e.is_empty())
+                    {
+                        base_url(e, DEFAULT_EXAMPLE)?;
+                        service_endpoints.insert(service.name, e.to_string());
+                    }
+                }
+            }
         }
 
         let none_hint = format!(
@@ -539,6 +583,7 @@ TKE_WEB_IDENTITY_TOKEN_FILE), or a CVM role",
             creds: Arc::new(creds),
             region,
             endpoint,
+            service_endpoints,
         })
     }
 
@@ -560,9 +605,23 @@ TKE_WEB_IDENTITY_TOKEN_FILE), or a CVM role",
         body: String,
     ) -> Result<HttpRequest, Error> {
         let keys = self.creds.current()?;
+        let base = match self
+            .endpoint
+            .as_ref()
+            .or_else(|| self.service_endpoints.get(service.name))
+        {
+            Some(e) => base_url(e, DEFAULT_EXAMPLE)?,
+            None if service.regional => {
+                format!(
+                    "https://{}.{}.tencentcloudapi.com",
+                    service.name, self.region
+                )
+            }
+            None => format!("https://{}.tencentcloudapi.com", service.name),
+        };
         signed_request(
             &keys,
-            self.endpoint.as_deref(),
+            &base,
             &self.region,
             service,
             action,
@@ -578,23 +637,39 @@ TKE_WEB_IDENTITY_TOKEN_FILE), or a CVM role",
             CredentialsUsed::Configured
         }
     }
+
+    /// One call of `action`: built and signed anew for every attempt, sent with the
+    /// transport's retries as `api` allows, and its answer read with `classify`.
+    pub async fn call<T: serde::de::DeserializeOwned>(
+        &self,
+        ctx: &Ctx,
+        api: &crate::transport::Api,
+        service: Service,
+        action: &str,
+        body: &str,
+        classify: fn(&str) -> (ErrorKind, bool),
+    ) -> Result<Answer<T>, Error> {
+        ctx.transport
+            .send(
+                api,
+                || self.request(ctx, service, action, body.to_string()),
+                |raw| parse_answer::<T>(raw, classify),
+            )
+            .await
+    }
 }
 
-/// One TC3-signed POST JSON request of `action` to `service` (its default host, or
-/// the endpoint override), with `keys`' token in `X-TC-Token`.
+/// One TC3-signed POST JSON request of `action` to `service` at `base` (a base URL
+/// without the final `/`), with `keys`' token in `X-TC-Token`.
 fn signed_request(
     keys: &Keys,
-    endpoint: Option<&str>,
+    base: &str,
     region: &str,
     service: Service,
     action: &str,
     body: String,
     timestamp: i64,
 ) -> Result<HttpRequest, Error> {
-    let base = match endpoint {
-        Some(e) => base_url(e, DEFAULT_EXAMPLE)?,
-        None => format!("https://{}.tencentcloudapi.com", service.name),
-    };
     let url = format!("{base}/");
     let host = host_header(&url)?;
     let signed = signer::sign(&signer::SignInput {

@@ -16,6 +16,7 @@ use std::sync::Arc;
 pub const STS: Service = Service {
     name: "sts",
     version: "2018-08-13",
+    regional: false,
 };
 
 const ASSUME_ROLE: Api = Api {
@@ -100,6 +101,14 @@ pub struct Role {
 }
 
 impl Role {
+    /// STS's base URL: the endpoint override, else `https://sts.tencentcloudapi.com`.
+    fn base(&self) -> Result<String, Error> {
+        match &self.endpoint {
+            Some(e) => crate::transport::base_url(e, super::DEFAULT_EXAMPLE),
+            None => Ok(format!("https://{}.tencentcloudapi.com", STS.name)),
+        }
+    }
+
     fn body(&self, extra: &[(&str, &str)]) -> String {
         let mut m = serde_json::Map::new();
         for (k, v) in extra {
@@ -130,7 +139,7 @@ impl Renew for AssumeRole {
                         let keys = self.base.current()?;
                         signed_request(
                             &keys,
-                            self.role.endpoint.as_deref(),
+                            &self.role.base()?,
                             &self.role.region,
                             STS,
                             "AssumeRole",
@@ -161,11 +170,7 @@ impl Renew for WebIdentity {
                 ("ProviderId", &self.provider_id),
                 ("WebIdentityToken", token.expose()),
             ]);
-            let base = match &self.role.endpoint {
-                Some(e) => crate::transport::base_url(e, super::DEFAULT_EXAMPLE)?,
-                None => format!("https://{}.tencentcloudapi.com", STS.name),
-            };
-            let url = format!("{base}/");
+            let url = format!("{}/", self.role.base()?);
             let host = host_header(&url)?;
             let answer: StsAnswer = transport
                 .send_credential_call(
