@@ -171,19 +171,23 @@ pub struct CommonArgs {
     /// Read more ids from a file, one per line ('-' = stdin; blank lines and # comments skipped)
     #[arg(long = "ids-from", value_name = "PATH")]
     pub ids_from: Option<PathBuf>,
-    /// Region (Tencent, Huawei)
-    #[arg(long, value_name = "R", env = "CLOUDSTOP_REGION")]
+    /// Region (Tencent, Huawei); also CLOUDSTOP_REGION, after --profile's region when --profile is given
+    #[arg(long, value_name = "R")]
     pub region: Option<String>,
-    /// Zone (QingCloud)
-    #[arg(long, value_name = "Z", env = "CLOUDSTOP_ZONE")]
+    /// Zone (QingCloud); also CLOUDSTOP_ZONE, after --profile's zone when --profile is given
+    #[arg(long, value_name = "Z")]
     pub zone: Option<String>,
-    /// Project id (Huawei; looked up from IAM by region when not given)
-    #[arg(long = "project-id", value_name = "P", env = "CLOUDSTOP_PROJECT_ID")]
+    /// Project id (Huawei; also CLOUDSTOP_PROJECT_ID; looked up from IAM by region when not given)
+    #[arg(long = "project-id", value_name = "P")]
     pub project_id: Option<String>,
-    /// Config profile
+    /// Config profile (also CLOUDSTOP_PROFILE); --profile wins over the environment as a whole
     #[arg(long, value_name = "NAME")]
     pub profile: Option<String>,
-    /// Override the API base URL (also CLOUDSTOP_<PROVIDER>_ENDPOINT; Huawei per service: CLOUDSTOP_HUAWEI_ECS_ENDPOINT, _CCE_ENDPOINT, _MODELARTS_ENDPOINT)
+    /// Override the API base URL. Also CLOUDSTOP_TENCENT_ENDPOINT (every Tencent API, STS
+    /// included), CLOUDSTOP_HUAWEI_ENDPOINT (every Huawei service; per service first:
+    /// CLOUDSTOP_HUAWEI_ECS_ENDPOINT, _CCE_ENDPOINT, _MODELARTS_ENDPOINT),
+    /// CLOUDSTOP_QINGCLOUD_ENDPOINT (both QingCloud APIs) and
+    /// CLOUDSTOP_QINGCLOUD_IAAS_ENDPOINT (QingCloud IaaS, server stop, first)
     #[arg(long, value_name = "URL")]
     pub endpoint: Option<String>,
     /// Validate, build and sign the request(s), print them, send nothing

@@ -86,6 +86,11 @@ impl Env {
             .map(PathBuf::from)
     }
 
+    /// The config file was named by `CLOUDSTOP_CONFIG`: it must exist.
+    pub fn config_path_explicit(&self) -> bool {
+        self.get("CLOUDSTOP_CONFIG").is_some()
+    }
+
     /// `$CLOUDSTOP_CONFIG`, else `$XDG_CONFIG_HOME/cloudstop/config.toml`, else
     /// `~/.config/cloudstop/config.toml`.
     pub fn config_path(&self) -> Option<PathBuf> {
@@ -168,14 +173,31 @@ fn is_secret_key(key: &str) -> bool {
 }
 
 impl ConfigFile {
-    /// Loads the file at `path`; a missing file is an empty config. `providers` are the
+    /// The config file of `env`: `CLOUDSTOP_CONFIG` (which must exist) or the default
+    /// path (a missing file there is an empty config).
+    pub fn load_for(env: &Env, providers: &[&str]) -> Result<ConfigFile, Error> {
+        Self::load(env.config_path(), env.config_path_explicit(), providers)
+    }
+
+    /// Loads the file at `path`; a missing file is an empty config, unless `explicit`
+    /// (named by `CLOUDSTOP_CONFIG`): then it is a config error. `providers` are the
     /// section names that may appear under a profile.
-    pub fn load(path: Option<PathBuf>, providers: &[&str]) -> Result<ConfigFile, Error> {
+    pub fn load(
+        path: Option<PathBuf>,
+        explicit: bool,
+        providers: &[&str],
+    ) -> Result<ConfigFile, Error> {
         let Some(path) = path else {
             return Ok(ConfigFile::default());
         };
         let text = match read_text(&path) {
             Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && explicit => {
+                return Err(Error::config(format!(
+                    "config file {} (CLOUDSTOP_CONFIG) does not exist",
+                    path.display()
+                )))
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Ok(ConfigFile {
                     path: Some(path),
@@ -247,6 +269,15 @@ impl ConfigFile {
             .flat_map(|p| p.values())
             .flat_map(|s| s.keys())
             .any(|k| is_secret_key(k))
+    }
+
+    /// The names of the profiles with a `[profiles.<name>.<provider>]` section.
+    pub fn profiles_with(&self, provider: &str) -> Vec<String> {
+        self.profiles
+            .iter()
+            .filter(|(_, p)| p.contains_key(provider))
+            .map(|(n, _)| n.clone())
+            .collect()
     }
 
     /// The `[profiles.<profile>.<provider>]` section, if present.
@@ -372,6 +403,79 @@ pub struct Found<T> {
     pub source: String,
 }
 
+/// A profile named explicitly (`--profile` or `CLOUDSTOP_PROFILE`) must exist, for this
+/// provider: in the config file (`[profiles.<name>.<provider>]`) or among the
+/// provider's own profiles (`elsewhere`, e.g. tccli's; listed only when needed).
+/// Otherwise the run would quietly use other credentials than the ones asked for:
+/// exit 3, naming the profiles that do exist.
+pub fn check_profile_exists(
+    plan: &crate::plan::Plan,
+    cfg: &ConfigFile,
+    provider: &str,
+    elsewhere: impl FnOnce() -> Vec<(String, String)>,
+) -> Result<(), Error> {
+    if !plan.profile_named || cfg.section(&plan.profile, provider).is_some() {
+        return Ok(());
+    }
+    let others = elsewhere();
+    if others.iter().any(|(name, _)| *name == plan.profile) {
+        return Ok(());
+    }
+    let how = if plan.explicit_profile {
+        "--profile"
+    } else {
+        "CLOUDSTOP_PROFILE"
+    };
+    let mut known: Vec<String> = cfg
+        .profiles_with(provider)
+        .into_iter()
+        .map(|n| format!("{n} ({})", cfg.display_path()))
+        .collect();
+    known.extend(
+        others
+            .into_iter()
+            .map(|(n, place)| format!("{n} ({place})")),
+    );
+    let in_other = cfg.profiles.get(&plan.profile).map(|p| {
+        format!(
+            " (it has settings for {} only)",
+            p.keys().cloned().collect::<Vec<_>>().join(", ")
+        )
+    });
+    Err(Error::config(format!(
+        "profile {} ({how}) not found for {provider}{}: no [profiles.{}.{provider}] in {}, nor a {provider} CLI/SDK profile of that name; {}; nothing was sent",
+        crate::plan::quote(&plan.profile),
+        in_other.unwrap_or_default(),
+        plan.profile,
+        cfg.display_path(),
+        if known.is_empty() {
+            format!("no profile has {provider} settings")
+        } else {
+            format!("profiles with {provider} settings: {}", known.join(", "))
+        }
+    )))
+}
+
+/// One setting (region, zone, project id, endpoint) in SPEC's order: the command-line
+/// flag; then the environment (`env`, first set wins) before the profile, or — with an
+/// explicit `--profile`, which wins as a whole — the profile before the environment.
+/// The providers' own files come after, read by the caller only when this is `None`.
+pub fn layered<'a>(
+    explicit_profile: bool,
+    flag: Option<&'a str>,
+    env: &[Option<&'a str>],
+    profile: Option<&'a str>,
+) -> Option<&'a str> {
+    let from_env = || env.iter().flatten().next().copied();
+    flag.or_else(|| {
+        if explicit_profile {
+            profile.or_else(from_env)
+        } else {
+            from_env().or(profile)
+        }
+    })
+}
+
 /// SPEC's order for credentials: the environment, then the profile; a `--profile`
 /// given on the command line puts the profile first. The providers' own files come last.
 pub fn in_order<T>(
@@ -472,6 +576,19 @@ mod tests {
         assert!(e.message.contains("unknown key 'foo'"));
         let e = ConfigFile::parse("[profiles\n", p, &["tencent"]).unwrap_err();
         assert!(e.message.contains("invalid config file"));
+        let e = ConfigFile::load(
+            Some("/nonexistent/cloudstop.toml".into()),
+            true,
+            &["tencent"],
+        )
+        .unwrap_err();
+        assert!(e.message.contains("does not exist"), "{}", e.message);
+        assert!(ConfigFile::load(
+            Some("/nonexistent/cloudstop.toml".into()),
+            false,
+            &["tencent"]
+        )
+        .is_ok());
         let cfg = ConfigFile::parse(
             "[profiles.default.tencent]\nsecret_id='a'\nbogus='b'\n",
             p,
@@ -508,7 +625,7 @@ mod tests {
             "\u{feff}[profiles.default.tencent]\nregion = 'ap-guangzhou'\n",
         )
         .unwrap();
-        let cfg = ConfigFile::load(Some(toml_path), &["tencent"]).unwrap();
+        let cfg = ConfigFile::load(Some(toml_path), false, &["tencent"]).unwrap();
         assert!(cfg.section("default", "tencent").is_some());
         let ini_path = dir.path().join("credentials");
         std::fs::write(&ini_path, "\u{feff}[default]\nak = x\n").unwrap();
@@ -531,6 +648,17 @@ mod tests {
         assert_eq!(e.kind, crate::error::ErrorKind::Config);
         let e = key_pair(Some("a"), Some(" b"), "ID", "KEY", "").unwrap_err();
         assert!(e.message.contains("KEY has leading or trailing whitespace"));
+    }
+
+    #[test]
+    fn layered_settings() {
+        let (flag, env, prof) = (Some("flag"), Some("env"), Some("prof"));
+        assert_eq!(layered(false, flag, &[env], prof), Some("flag"));
+        assert_eq!(layered(true, flag, &[env], prof), Some("flag"));
+        assert_eq!(layered(false, None, &[None, env], prof), Some("env"));
+        assert_eq!(layered(true, None, &[env], prof), Some("prof"));
+        assert_eq!(layered(true, None, &[env], None), Some("env"));
+        assert_eq!(layered(false, None, &[None], None), None);
     }
 
     #[test]

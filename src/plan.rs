@@ -116,6 +116,11 @@ pub struct Plan {
     pub profile: String,
     /// `--profile` on the command line: the profile goes before the environment.
     pub explicit_profile: bool,
+    /// The profile was named (`--profile` or `CLOUDSTOP_PROFILE`): it must exist.
+    pub profile_named: bool,
+    /// `region`, `zone`, `project_id` came from `CLOUDSTOP_REGION`/`_ZONE`/`_PROJECT_ID`
+    /// rather than the command line: an explicit `--profile` goes before them.
+    pub location_from_env: LocationFromEnv,
     pub dry_run: bool,
     pub wait: bool,
     pub wait_timeout: Duration,
@@ -126,6 +131,42 @@ pub struct Plan {
     pub output: OutputFormat,
     pub verbose: u8,
     pub quiet: bool,
+}
+
+/// Which location settings came from `CLOUDSTOP_*` variables, not flags.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LocationFromEnv {
+    pub region: bool,
+    pub zone: bool,
+    pub project_id: bool,
+}
+
+impl Plan {
+    /// `--region`, split by where it came from: `(flag, CLOUDSTOP_REGION)`.
+    pub fn region_sources(&self) -> (Option<&str>, Option<&str>) {
+        split(self.region.as_deref(), self.location_from_env.region)
+    }
+
+    /// `--zone`, split as [`Plan::region_sources`].
+    pub fn zone_sources(&self) -> (Option<&str>, Option<&str>) {
+        split(self.zone.as_deref(), self.location_from_env.zone)
+    }
+
+    /// `--project-id`, split as [`Plan::region_sources`].
+    pub fn project_id_sources(&self) -> (Option<&str>, Option<&str>) {
+        split(
+            self.project_id.as_deref(),
+            self.location_from_env.project_id,
+        )
+    }
+}
+
+fn split(v: Option<&str>, from_env: bool) -> (Option<&str>, Option<&str>) {
+    if from_env {
+        (None, v)
+    } else {
+        (v, None)
+    }
 }
 
 /// The provider and operation a command line names, known even when the rest of it is
@@ -205,15 +246,22 @@ impl Plan {
                 provider.as_str()
             )));
         }
-        let (profile, explicit_profile) = match common.profile {
-            Some(p) => (p, true),
-            None => (
-                env.get("CLOUDSTOP_PROFILE")
-                    .unwrap_or("default")
-                    .to_string(),
-                false,
-            ),
+        let (profile, explicit_profile, profile_named) = match common.profile {
+            Some(p) => (p, true, true),
+            None => match env.get("CLOUDSTOP_PROFILE") {
+                Some(p) => (p.to_string(), false, true),
+                None => ("default".to_string(), false, false),
+            },
         };
+        // A flag wins over its CLOUDSTOP_* variable; which one gave the value matters
+        // to the providers (an explicit --profile goes between them).
+        let from_env = |flag: Option<String>, var: &str| match non_empty(flag) {
+            Some(v) => (Some(v), false),
+            None => (env.get(var).map(str::to_string), env.get(var).is_some()),
+        };
+        let (region, region_env) = from_env(common.region, "CLOUDSTOP_REGION");
+        let (zone, zone_env) = from_env(common.zone, "CLOUDSTOP_ZONE");
+        let (project_id, project_env) = from_env(common.project_id, "CLOUDSTOP_PROJECT_ID");
         if profile.trim().is_empty() {
             return Err(Error::usage("--profile must not be empty"));
         }
@@ -221,9 +269,9 @@ impl Plan {
             provider,
             operation,
             ids,
-            region: non_empty(common.region),
-            zone: non_empty(common.zone),
-            project_id: non_empty(common.project_id),
+            region: non_empty(region),
+            zone: non_empty(zone),
+            project_id: non_empty(project_id),
             cluster_id,
             run_user: non_empty(run_user),
             unlease,
@@ -234,6 +282,12 @@ impl Plan {
             endpoint: non_empty(common.endpoint),
             profile,
             explicit_profile,
+            profile_named,
+            location_from_env: LocationFromEnv {
+                region: region_env,
+                zone: zone_env,
+                project_id: project_env,
+            },
             dry_run: common.dry_run,
             wait: common.wait,
             wait_timeout: common.wait_timeout,

@@ -460,11 +460,18 @@ fn man_reference(buf: &mut Vec<u8>) -> std::io::Result<()> {
         buf,
         "Each provider's credentials are looked for in this order, and the first source \
 that holds them is used: (1) the provider's official environment variables; (2) the \
-profile in the cloudstop config file (a --profile given on the command line goes before \
-the environment; CLOUDSTOP_PROFILE does not); (3) the provider's own CLI or SDK file; \
-then, where the provider has them, web identity (OIDC) for CI and the role of the \
-machine it runs on. -v names the source used, never the secret. Missing credentials \
-exit 3, naming the variables and files that would provide them. Secrets never appear in \
+profile in the cloudstop config file; (3) the provider's own CLI or SDK file; (4) web \
+identity (OIDC) for CI; (5) the role of the machine it runs on, from the instance \
+metadata service (1 s to connect). A Tencent profile's role_arn is assumed on top of what \
+was found. Temporary keys are renewed once when less than 5 minutes are left; a failed \
+renewal is exit 3. Region, zone, project id and endpoint follow the same order after \
+their flag. A --profile given on the command line wins as a whole: its keys and \
+settings go before the environment's (CLOUDSTOP_PROFILE names a profile without \
+reordering). A profile named by --profile or CLOUDSTOP_PROFILE that does not exist for \
+the provider, or a CLOUDSTOP_CONFIG that does not exist, is exit 3 naming the profiles \
+that do. -v names the source used (env, profile, file, web-identity, instance-role, \
+assume-role), never the secret. Missing credentials exit 3, naming the variables and \
+files that would provide them. Secrets never appear in \
 output, logs or errors. `cloudstop providers` shows where each provider's credentials \
 would come from now.",
     )?;
@@ -482,10 +489,11 @@ would come from now.",
             text.push_str(&format!(" (optional: {})", i.env_optional.join(", ")));
         }
         text.push_str(&format!(
-            ". Profile keys: {} in [profiles.NAME.{}]. Files: {}.",
+            ". Profile keys: {} in [profiles.NAME.{}]. Files: {}. Without stored keys: {}.",
             i.profile_keys.join(" and "),
             p.as_str(),
-            i.files.join(", ")
+            i.files.join(", "),
+            i.temporary
         ));
         man_item(buf, p.as_str(), &text)?;
     }
@@ -540,6 +548,34 @@ secret_access_key = \"\\&...\"\nzone = \"jn1a\"\nrun_user = \"usr\\-IuZxPyn2\"\n
             "set and not empty: no colour in logs or in the text table (https://no-color.org)",
         ),
         ("TERM", "dumb: no colour and no progress bar"),
+        (
+            "CLOUDSTOP_OIDC_AUDIENCE",
+            "the audience of the OIDC token requested from the GitHub Actions runner",
+        ),
+        (
+            "ACTIONS_ID_TOKEN_REQUEST_URL, ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+            "set by GitHub Actions (permissions: id-token: write): web identity without a token file",
+        ),
+        (
+            "TKE_REGION, TKE_PROVIDER_ID, TKE_WEB_IDENTITY_TOKEN_FILE, TKE_ROLE_ARN",
+            "Tencent web identity (STS AssumeRoleWithWebIdentity)",
+        ),
+        (
+            "HUAWEICLOUD_SDK_IDP_ID, HUAWEICLOUD_SDK_ID_TOKEN_FILE",
+            "Huawei IdP id-token flow (temporary AK/SK and security token)",
+        ),
+        (
+            "CLOUDSTOP_TENCENT_METADATA_ENDPOINT, CLOUDSTOP_HUAWEI_METADATA_ENDPOINT",
+            "the instance metadata services' base URLs (CVM role, ECS agency)",
+        ),
+        (
+            "TCCLI_PROFILE",
+            "tccli's profile, when neither --profile nor CLOUDSTOP_PROFILE is given",
+        ),
+        (
+            "CLOUDSTOP_QINGCLOUD_ENDPOINT, CLOUDSTOP_QINGCLOUD_IAAS_ENDPOINT",
+            "QingCloud HPC (job stop, cluster delete) reads the first; IaaS (server stop) the second, else the first",
+        ),
     ];
     for (name, text) in general {
         man_item(buf, name, text)?;
@@ -626,6 +662,8 @@ struct ProviderInfo {
     profile_keys: [&'static str; 2],
     /// The provider's own credential files, as shown.
     files: &'static [&'static str],
+    /// Credentials without stored keys (SPEC "Credentials" 4–5), as shown.
+    temporary: &'static str,
     settings: &'static [Setting],
 }
 
@@ -640,6 +678,9 @@ fn info(p: ProviderName) -> ProviderInfo {
                 "/etc/tencentcloud/credentials",
                 "~/.tccli/<profile>.credential",
             ],
+            temporary: "web identity (TKE_ROLE_ARN, TKE_PROVIDER_ID, TKE_WEB_IDENTITY_TOKEN_FILE or the \
+GitHub Actions token, audience CLOUDSTOP_OIDC_AUDIENCE), CVM role (CLOUDSTOP_TENCENT_METADATA_ENDPOINT), \
+profile role_arn assumed on top",
             settings: &[
                 Setting {
                     name: "region",
@@ -662,6 +703,8 @@ fn info(p: ProviderName) -> ProviderInfo {
             env_optional: &["HUAWEICLOUD_SDK_SECURITY_TOKEN"],
             profile_keys: ["ak", "sk"],
             files: &["~/.huaweicloud/credentials (HUAWEICLOUD_SDK_CREDENTIALS_FILE)"],
+            temporary: "IdP id token (HUAWEICLOUD_SDK_IDP_ID, HUAWEICLOUD_SDK_ID_TOKEN_FILE or the GitHub \
+Actions token, audience CLOUDSTOP_OIDC_AUDIENCE), ECS agency (CLOUDSTOP_HUAWEI_METADATA_ENDPOINT)",
             settings: &[
                 Setting {
                     name: "region",
@@ -700,6 +743,7 @@ fn info(p: ProviderName) -> ProviderInfo {
             env_optional: &[],
             profile_keys: ["access_key_id", "secret_access_key"],
             files: &["~/.qingcloud/config.yaml"],
+            temporary: "none: static keys only (QingCloud has no temporary credentials cloudstop can use)",
             settings: &[
                 Setting {
                     name: "zone",
@@ -758,8 +802,12 @@ impl Profiles {
             ),
         };
         let path = env.config_path();
-        let file = ConfigFile::load(path.clone(), &providers::PROFILE_SECTIONS)
-            .map_err(|e| e.message.clone());
+        let file = ConfigFile::load(
+            path.clone(),
+            env.config_path_explicit(),
+            &providers::PROFILE_SECTIONS,
+        )
+        .map_err(|e| e.message.clone());
         Profiles {
             name,
             explicit,
@@ -849,7 +897,136 @@ fn sources(p: ProviderName, env: &Env, profiles: &Profiles) -> Vec<Source> {
         out.push(profile);
     }
     out.extend(files);
+    out.extend(temporary_sources(p, env, profiles, &out));
     out
+}
+
+/// Web identity and the instance's role (SPEC "Credentials" 4–5). The metadata
+/// service is asked (1 s to connect) only when no source before it has credentials.
+fn temporary_sources(
+    p: ProviderName,
+    env: &Env,
+    profiles: &Profiles,
+    before: &[Source],
+) -> Vec<Source> {
+    let section_get = |key: &str| -> Option<String> {
+        profiles
+            .file
+            .as_ref()
+            .ok()?
+            .section(&profiles.name, p.as_str())?
+            .get(key)?
+            .as_str()
+            .filter(|v| !v.is_empty())
+            .map(str::to_string)
+    };
+    let github = env.get("ACTIONS_ID_TOKEN_REQUEST_URL").is_some()
+        && env.get("ACTIONS_ID_TOKEN_REQUEST_TOKEN").is_some();
+    let (web, metadata) = match p {
+        ProviderName::Tencent => (
+            Source {
+                kind: "web-identity",
+                detail: "TKE_ROLE_ARN + TKE_PROVIDER_ID + (TKE_WEB_IDENTITY_TOKEN_FILE or GitHub Actions' token)"
+                    .into(),
+                present: env.get("TKE_ROLE_ARN").is_some()
+                    && env.get("TKE_PROVIDER_ID").is_some()
+                    && (env.get("TKE_WEB_IDENTITY_TOKEN_FILE").is_some() || github),
+            },
+            (
+                env.get("CLOUDSTOP_TENCENT_METADATA_ENDPOINT")
+                    .unwrap_or("http://metadata.tencentyun.com")
+                    .to_string(),
+                "/latest/meta-data/cam/security-credentials/",
+                "CVM role",
+            ),
+        ),
+        ProviderName::Huawei => (
+            Source {
+                kind: "web-identity",
+                detail: "HUAWEICLOUD_SDK_IDP_ID + (HUAWEICLOUD_SDK_ID_TOKEN_FILE or GitHub Actions' token)"
+                    .into(),
+                present: (env.get("HUAWEICLOUD_SDK_IDP_ID").is_some() || section_get("idp_id").is_some())
+                    && (env.get("HUAWEICLOUD_SDK_ID_TOKEN_FILE").is_some()
+                        || section_get("id_token_file").is_some()
+                        || github),
+            },
+            (
+                env.get("CLOUDSTOP_HUAWEI_METADATA_ENDPOINT")
+                    .unwrap_or("http://169.254.169.254")
+                    .to_string(),
+                "/openstack/latest/securitykey",
+                "ECS agency",
+            ),
+        ),
+        ProviderName::Qingcloud => return vec![],
+    };
+    let (base, probe_path, what) = metadata;
+    let probe = !web.present && before.iter().all(|s| !s.present);
+    let instance = Source {
+        kind: "instance-role",
+        detail: format!(
+            "{what} from the metadata service at {base}{}",
+            if probe {
+                ""
+            } else {
+                " (not asked: a source above has credentials)"
+            }
+        ),
+        present: probe && metadata_answers(&format!("{}{probe_path}", base.trim_end_matches('/'))),
+    };
+    vec![web, instance]
+}
+
+/// Whether the metadata service answers 200 with a body (1 s to connect, 3 s in all).
+/// The body (a role name, or keys) is dropped unread.
+fn metadata_answers(url: &str) -> bool {
+    let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    else {
+        return false;
+    };
+    rt.block_on(async {
+        let Ok(client) = reqwest::Client::builder()
+            .connect_timeout(std::time::Duration::from_secs(1))
+            .timeout(std::time::Duration::from_secs(3))
+            .no_proxy()
+            .build()
+        else {
+            return false;
+        };
+        match client.get(url).send().await {
+            Ok(r) if r.status().as_u16() == 200 => r.bytes().await.is_ok_and(|b| !b.is_empty()),
+            _ => false,
+        }
+    })
+}
+
+/// The source a run would use, with a profile's `role_arn` assumed on top (Tencent).
+fn found_source(p: ProviderName, profiles: &Profiles, srcs: &[Source]) -> Option<(String, String)> {
+    let found = srcs.iter().find(|s| s.present)?;
+    let role = (p == ProviderName::Tencent)
+        .then(|| {
+            profiles
+                .file
+                .as_ref()
+                .ok()?
+                .section(&profiles.name, p.as_str())?
+                .get("role_arn")?
+                .as_str()
+                .map(str::to_string)
+        })
+        .flatten();
+    Some(match role {
+        Some(arn) => (
+            "assume-role".to_string(),
+            format!(
+                "role_arn {arn} with the credentials from {}: {}",
+                found.kind, found.detail
+            ),
+        ),
+        None => (found.kind.to_string(), found.detail.clone()),
+    })
 }
 
 /// `cloudstop providers`: providers × operations, what each needs, and where
@@ -883,7 +1060,7 @@ fn providers_json(env: &Env, profiles: &Profiles) -> serde_json::Value {
         .map(|&p| {
             let i = info(p);
             let srcs = sources(p, env, profiles);
-            let found = srcs.iter().find(|s| s.present);
+            let found = found_source(p, profiles, &srcs);
             json!({
                 "provider": p.as_str(),
                 "operations": offered(p),
@@ -892,7 +1069,9 @@ fn providers_json(env: &Env, profiles: &Profiles) -> serde_json::Value {
                     "env_optional": i.env_optional,
                     "profile_keys": i.profile_keys,
                     "files": i.files,
-                    "found": found.map(|s| json!({"source": s.kind, "detail": s.detail})),
+                    "temporary": i.temporary,
+                    "static_keys_only": p == ProviderName::Qingcloud,
+                    "found": found.map(|(kind, detail)| json!({"source": kind, "detail": detail})),
                     "sources": srcs.iter().map(|s| json!({
                         "source": s.kind, "detail": s.detail, "present": s.present
                     })).collect::<Vec<_>>(),
@@ -929,12 +1108,8 @@ fn providers_text(env: &Env, profiles: &Profiles) -> String {
                 .iter()
                 .map(|o| if ops.contains(o) { "yes" } else { "-" }.to_string()),
         );
-        r.push(
-            sources(p, env, profiles)
-                .iter()
-                .find(|s| s.present)
-                .map_or("not found".to_string(), |s| s.kind.to_string()),
-        );
+        let srcs = sources(p, env, profiles);
+        r.push(found_source(p, profiles, &srcs).map_or("not found".to_string(), |(kind, _)| kind));
         rows.push(r);
     }
     let mut out = table(&rows);
@@ -971,6 +1146,7 @@ fn providers_text(env: &Env, profiles: &Profiles) -> String {
         out.push_str(&format!("  credentials  {env_text}\n"));
         out.push_str(&format!("  profile keys {}\n", i.profile_keys.join(", ")));
         out.push_str(&format!("  files        {}\n", i.files.join(", ")));
+        out.push_str(&format!("  no keys      {}\n", i.temporary));
         for s in i.settings {
             let set = s
                 .env
@@ -989,8 +1165,8 @@ fn providers_text(env: &Env, profiles: &Profiles) -> String {
         }
         out.push_str("  found        ");
         let srcs = sources(p, env, profiles);
-        match srcs.iter().find(|s| s.present) {
-            Some(s) => out.push_str(&format!("{}: {}\n", s.kind, s.detail)),
+        match found_source(p, profiles, &srcs) {
+            Some((kind, detail)) => out.push_str(&format!("{kind}: {detail}\n")),
             None => out.push_str("nowhere; looked in:\n"),
         }
         if srcs.iter().all(|s| !s.present) {
@@ -1176,8 +1352,11 @@ X-TC-Action: TerminateJob\n\
     fn providers_follow_operations_and_never_print_secrets() {
         let home = tempfile::tempdir().unwrap();
         let h = home.path().to_str().unwrap();
+        // Nobody listens on port 9 of loopback: the metadata probe fails at once.
         let env = Env::from_pairs(&[
             ("HOME", h),
+            ("CLOUDSTOP_HUAWEI_METADATA_ENDPOINT", "http://127.0.0.1:9"),
+            ("CLOUDSTOP_TENCENT_METADATA_ENDPOINT", "http://127.0.0.1:9"),
             ("TENCENTCLOUD_SECRET_ID", "AKIDsecretidvalue"),
             ("TENCENTCLOUD_SECRET_KEY", "very-secret-key-value"),
         ]);

@@ -6,6 +6,7 @@
 //! ([`RawResponse`]); the transport knows nothing of their formats. Whether a failed
 //! call may be sent again is the provider's word, given per API as [`RetrySafety`].
 
+use crate::credentials::Credentials;
 use crate::envelope::{CredentialsUsed, RequestRecord};
 use crate::error::{Error, ErrorKind};
 use rand::Rng;
@@ -18,6 +19,9 @@ use tokio::time::Instant;
 
 /// SPEC "Transport": connect timeout 10 s; backoff base 200 ms, cap 10 s.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// SPEC "Credentials" 5: the metadata service gets 1 s to accept the connection.
+const METADATA_CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+const METADATA_TIMEOUT: Duration = Duration::from_secs(3);
 const BACKOFF_BASE: Duration = Duration::from_millis(200);
 const BACKOFF_CAP: Duration = Duration::from_secs(10);
 /// A `Retry-After` longer than this is cut to it, so a run cannot hang for hours.
@@ -43,6 +47,8 @@ pub enum Sensitive {
     Header(&'static str),
     /// A query parameter's value (QingCloud's `signature`).
     QueryParam(&'static str),
+    /// The whole body (credential exchanges: it carries an identity token).
+    Body,
 }
 
 /// A signed request, exactly as it will be sent.
@@ -88,16 +94,19 @@ impl HttpRequest {
             }
             headers.insert(name.clone(), value);
         }
+        let mut body = self.body.clone();
         for s in &self.sensitive {
-            if let Sensitive::QueryParam(p) = s {
-                url = redact_query_param(&url, p);
+            match s {
+                Sensitive::QueryParam(p) => url = redact_query_param(&url, p),
+                Sensitive::Body => body = "[redacted]".into(),
+                _ => {}
             }
         }
         RequestRecord {
             url: redact_userinfo(&url),
             method: self.method.to_string(),
             headers,
-            body: self.body.clone(),
+            body,
             credentials,
         }
     }
@@ -311,6 +320,10 @@ pub struct Transport {
     pacers: Mutex<HashMap<&'static str, Arc<Pacer>>>,
     /// Every attempt, redacted, when `-vvv` asks for them in the envelope.
     recorded: Option<Mutex<Vec<RequestRecord>>>,
+    /// The run's credentials: made fresh before every attempt of [`Transport::send`].
+    credentials: OnceLock<Arc<Credentials>>,
+    /// The instance metadata service's client: 1 s to connect, no proxy.
+    metadata_client: OnceLock<Result<reqwest::Client, String>>,
 }
 
 impl Transport {
@@ -321,7 +334,15 @@ impl Transport {
             client: OnceLock::new(),
             pacers: Mutex::new(HashMap::new()),
             recorded: record_requests.then(|| Mutex::new(Vec::new())),
+            credentials: OnceLock::new(),
+            metadata_client: OnceLock::new(),
         }
+    }
+
+    /// The credentials every later [`Transport::send`] renews before each attempt
+    /// (once per run; a second call is ignored).
+    pub fn use_credentials(&self, credentials: Arc<Credentials>) {
+        let _ = self.credentials.set(credentials);
     }
 
     /// The requests recorded so far (with `-vvv`).
@@ -359,17 +380,46 @@ impl Transport {
 
     /// Sends a request built (and signed) by `build` — called again for every
     /// attempt, so each retry carries a fresh timestamp and signature — and reads the
-    /// answer with `parse`. Transient failures are retried per `api.safety`.
+    /// answer with `parse`. Transient failures are retried per `api.safety`. Before
+    /// each attempt the run's credentials are renewed if they are about to expire (a
+    /// failed renewal ends the call with that auth error, nothing sent).
     pub async fn send<T>(
+        &self,
+        api: &Api,
+        build: impl FnMut() -> Result<HttpRequest, Error>,
+        parse: impl FnMut(&RawResponse) -> Result<T, Error>,
+    ) -> Result<T, Error> {
+        self.send_inner(api, build, parse, true).await
+    }
+
+    /// [`Transport::send`] for the calls that obtain credentials (STS, metadata, IdP):
+    /// they do not wait for the run's credentials, and their answers (which hold keys)
+    /// are never logged.
+    pub async fn send_credential_call<T>(
+        &self,
+        api: &Api,
+        build: impl FnMut() -> Result<HttpRequest, Error>,
+        parse: impl FnMut(&RawResponse) -> Result<T, Error>,
+    ) -> Result<T, Error> {
+        self.send_inner(api, build, parse, false).await
+    }
+
+    async fn send_inner<T>(
         &self,
         api: &Api,
         mut build: impl FnMut() -> Result<HttpRequest, Error>,
         mut parse: impl FnMut(&RawResponse) -> Result<T, Error>,
+        with_credentials: bool,
     ) -> Result<T, Error> {
         let pacer = self.pacer(api);
         let mut attempt: u32 = 0;
         loop {
             pacer.wait().await;
+            if with_credentials {
+                if let Some(c) = self.credentials.get() {
+                    c.ensure_fresh(self).await?;
+                }
+            }
             let req = build()?;
             if let Some(rec) = &self.recorded {
                 rec.lock()
@@ -388,7 +438,9 @@ impl Transport {
             let err = match outcome {
                 Ok(raw) => {
                     tracing::debug!(api = api.name, status = raw.status, "answer");
-                    tracing::trace!(body = %raw.snippet(), "answer body (first 200 bytes)");
+                    if with_credentials {
+                        tracing::trace!(body = %raw.snippet(), "answer body (first 200 bytes)");
+                    }
                     match parse(&raw) {
                         Ok(v) => return Ok(v),
                         Err(mut e) => {
@@ -414,8 +466,42 @@ impl Transport {
         }
     }
 
+    /// One attempt at the instance metadata service (SPEC: 1 s connect timeout, so a
+    /// machine off the cloud falls through at once; no retries, no proxy). The answer
+    /// holds keys and is never logged.
+    pub async fn metadata(&self, req: &HttpRequest) -> Result<RawResponse, Error> {
+        let client = self
+            .metadata_client
+            .get_or_init(|| {
+                reqwest::Client::builder()
+                    .connect_timeout(METADATA_CONNECT_TIMEOUT)
+                    .timeout(METADATA_TIMEOUT)
+                    .no_proxy()
+                    .user_agent(concat!("cloudstop/", env!("CARGO_PKG_VERSION")))
+                    .build()
+                    .map_err(|e| e.to_string())
+            })
+            .as_ref()
+            .map_err(|e| Error::internal(format!("cannot build the HTTP client: {e}")))?;
+        if let Some(rec) = &self.recorded {
+            rec.lock()
+                .unwrap()
+                .push(req.record(CredentialsUsed::Configured));
+        }
+        tracing::debug!(method = %req.method, url = %req.record(CredentialsUsed::Configured).url, "asking the instance metadata service");
+        self.exchange_with(client, req).await
+    }
+
     async fn exchange(&self, req: &HttpRequest) -> Result<RawResponse, Error> {
         let client = self.client()?;
+        self.exchange_with(client, req).await
+    }
+
+    async fn exchange_with(
+        &self,
+        client: &reqwest::Client,
+        req: &HttpRequest,
+    ) -> Result<RawResponse, Error> {
         let mut rb = client.request(req.method.clone(), &req.url);
         for (k, v) in &req.headers {
             rb = rb.header(k.as_str(), v.as_str());

@@ -801,10 +801,7 @@ async fn endpoint_from_env_profile_and_qingcloud_cli_file() {
         .expect(3)
         .mount(&server)
         .await;
-    let base = |sb: Sandbox| {
-        sb.env("CLOUDSTOP_QINGCLOUD_ENDPOINT", "http://127.0.0.1:9")
-            .env("CLOUDSTOP_ZONE", "pek3a")
-    };
+    let base = |sb: Sandbox| sb.env("CLOUDSTOP_ZONE", "pek3a");
     let args: Vec<String> = [
         "server",
         "stop",
@@ -818,8 +815,10 @@ async fn endpoint_from_env_profile_and_qingcloud_cli_file() {
     .iter()
     .map(|s| s.to_string())
     .collect();
-    // The environment (the HPC variable is not the IaaS one).
-    let sb = base(sandbox()).env("CLOUDSTOP_QINGCLOUD_IAAS_ENDPOINT", &server.uri());
+    // The environment: the IaaS variable goes before the one for both APIs.
+    let sb = base(sandbox())
+        .env("CLOUDSTOP_QINGCLOUD_ENDPOINT", "http://127.0.0.1:9")
+        .env("CLOUDSTOP_QINGCLOUD_IAAS_ENDPOINT", &server.uri());
     let r = run(sb, args.clone()).await;
     assert_eq!(r.code, 0, "env: {}\n{}", r.stdout, r.stderr);
     // The profile's iaas_endpoint.

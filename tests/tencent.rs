@@ -756,7 +756,8 @@ async fn secrets_never_appear_at_vvv() {
         assert!(!out.contains("session-token-secret-xyz"), "token leaked");
     }
     assert!(
-        r.stderr.contains("credentials from environment"),
+        r.stderr
+            .contains("credentials from env (TENCENTCLOUD_SECRET_ID"),
         "{}",
         r.stderr
     );

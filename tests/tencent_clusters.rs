@@ -994,8 +994,13 @@ async fn tccli_keeps_an_endpoint_per_service_and_the_cloudstop_one_overrides_bot
         "--yes",
     ];
 
-    let sb = sandbox();
+    // tccli's per-service endpoints go with tccli's own credentials.
+    let sb = Sandbox::new();
     sb.write(".tccli/default.configure", &configure.to_string());
+    sb.write(
+        ".tccli/default.credential",
+        &json!({"secretId": "AKIDTKETEST", "secretKey": KEY}).to_string(),
+    );
     let r = sb.run_async(&args).await;
     assert_eq!(r.code, 0, "{}", r.stdout);
     let versions = |reqs: Vec<Request>| -> Vec<String> {

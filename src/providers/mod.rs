@@ -442,7 +442,7 @@ impl Ctx {
     /// The cloudstop config file, loaded once (missing file = empty).
     pub fn config(&self) -> Result<&ConfigFile, Error> {
         self.config
-            .get_or_init(|| ConfigFile::load(self.env.config_path(), &PROFILE_SECTIONS))
+            .get_or_init(|| ConfigFile::load_for(&self.env, &PROFILE_SECTIONS))
             .as_ref()
             .map_err(Clone::clone)
     }

@@ -86,6 +86,11 @@ impl Sandbox {
         if let Ok(path) = std::env::var("PATH") {
             cmd.env("PATH", path);
         }
+        // The instance metadata services are never the real ones: a test that wants
+        // one sets its own mock; everything else gets "connection refused" at once.
+        let nobody = refused_url();
+        cmd.env("CLOUDSTOP_TENCENT_METADATA_ENDPOINT", &nobody)
+            .env("CLOUDSTOP_HUAWEI_METADATA_ENDPOINT", &nobody);
         for (k, v) in &self.envs {
             cmd.env(k, v);
         }

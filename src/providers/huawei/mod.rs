@@ -5,10 +5,14 @@
 
 mod cce;
 mod ecs;
+mod identity;
 mod modelarts;
 pub mod signer;
 
-use crate::config::{in_order, key_pair, read_ini_section, Found, Secret, SectionReader};
+use crate::config::{
+    check_profile_exists, in_order, key_pair, layered, read_ini_section, Found, SectionReader,
+};
+use crate::credentials::{Credentials, IdentityToken, Keys, SourceKind};
 use crate::envelope::CredentialsUsed;
 use crate::error::{Error, ErrorKind};
 use crate::plan::{quote, Operation, Plan};
@@ -17,8 +21,10 @@ use crate::transport::{
     base_url, host_header, Api, HttpRequest, RawResponse, RetrySafety, Sensitive,
 };
 use serde::Deserialize;
+use std::cell::OnceCell;
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 pub const OPERATIONS: &[Operation] = &[
     Operation::JobStop,
@@ -34,6 +40,9 @@ const PROFILE_KEYS: &[&str] = &[
     "region",
     "endpoint",
     "iam_endpoint",
+    "idp_id",
+    "id_token_file",
+    "oidc_audience",
 ];
 /// What EcsClient sends for a JSON body, and for bodiless GETs.
 pub const CT_JSON_UTF8: &str = "application/json;charset=utf-8";
@@ -61,6 +70,7 @@ pub fn validate(plan: &Plan) -> Result<(), Error> {
 
 pub async fn run(ctx: &Ctx) -> Result<(), Error> {
     let mut hw = Huawei::resolve(ctx)?;
+    hw.start(ctx).await?;
     hw.ensure_project_id(ctx).await?;
     match ctx.plan.operation {
         Operation::ServerStop => ecs::server_stop(ctx, &hw).await,
@@ -167,16 +177,9 @@ impl Endpoints {
     }
 }
 
-struct Credentials {
-    ak: String,
-    sk: Secret,
-    token: Option<Secret>,
-}
-
 /// Settings resolved for one run.
 pub struct Huawei {
-    creds: Credentials,
-    used: CredentialsUsed,
+    creds: Arc<Credentials>,
     region: String,
     /// `None` until known; `--dry-run` without one uses [`PROJECT_PLACEHOLDER`].
     project_id: Option<String>,
@@ -185,34 +188,77 @@ pub struct Huawei {
     iam_base: String,
 }
 
+/// The SDK's credential file, read only when a setting needs it: `[basic]` (the
+/// documented section), else `[basiccredentials]` (what the SDK's default chain reads).
+struct SdkFile {
+    path: Option<PathBuf>,
+    section: OnceCell<Result<Option<IniSection>, Error>>,
+}
+
+/// A section's name and its keys.
+type IniSection = (&'static str, HashMap<String, String>);
+
+impl SdkFile {
+    fn section(&self) -> Result<Option<&IniSection>, Error> {
+        self.section
+            .get_or_init(|| {
+                let Some(p) = &self.path else {
+                    return Ok(None);
+                };
+                for name in ["basic", "basiccredentials"] {
+                    if let Some(sec) = read_ini_section(p, name)? {
+                        return Ok(Some((name, sec)));
+                    }
+                }
+                Ok(None)
+            })
+            .as_ref()
+            .map(Option::as_ref)
+            .map_err(Clone::clone)
+    }
+
+    fn get(&self, key: &str) -> Result<Option<&str>, Error> {
+        Ok(self
+            .section()?
+            .and_then(|(_, s)| s.get(key))
+            .map(String::as_str)
+            .filter(|v| !v.is_empty()))
+    }
+
+    fn label(&self) -> String {
+        self.path
+            .as_ref()
+            .map_or("~/.huaweicloud/credentials".to_string(), |p| {
+                p.display().to_string()
+            })
+    }
+}
+
 impl Huawei {
     fn resolve(ctx: &Ctx) -> Result<Huawei, Error> {
         let plan = &ctx.plan;
         let env = &ctx.env;
         let cfg = ctx.config()?;
+        check_profile_exists(plan, cfg, "huawei", Vec::new)?;
         let section = SectionReader::new(cfg, &plan.profile, "huawei", PROFILE_KEYS)?;
-        let cred_path: Option<PathBuf> = env
-            .get("HUAWEICLOUD_SDK_CREDENTIALS_FILE")
-            .map(PathBuf::from)
-            .or_else(|| Some(env.home()?.join(".huaweicloud").join("credentials")));
-        let basic: HashMap<String, String> = match &cred_path {
-            Some(p) => read_ini_section(p, "basic")?.unwrap_or_default(),
-            None => HashMap::new(),
+        let file = SdkFile {
+            path: env
+                .get("HUAWEICLOUD_SDK_CREDENTIALS_FILE")
+                .map(PathBuf::from)
+                .or_else(|| Some(env.home()?.join(".huaweicloud").join("credentials"))),
+            section: OnceCell::new(),
         };
-        let file_get = |k: &str| basic.get(k).map(String::as_str).filter(|v| !v.is_empty());
-        let cred_file_name = cred_path
-            .as_ref()
-            .map_or("~/.huaweicloud/credentials".to_string(), |p| {
-                p.display().to_string()
-            });
+        let cred_file_name = file.label();
 
-        // Region: --region / CLOUDSTOP_REGION, then the profile (no official variable).
-        let Some(region) = plan
-            .region
-            .as_deref()
-            .or(section.get("region"))
-            .map(str::to_string)
-        else {
+        // Region: --region, CLOUDSTOP_REGION and the profile (no official variable).
+        let (flag, cs_env) = plan.region_sources();
+        let Some(region) = layered(
+            plan.explicit_profile,
+            flag,
+            &[cs_env],
+            section.get("region"),
+        )
+        .map(str::to_string) else {
             return Err(Error::usage(format!(
                 "no region: pass --region (e.g. cn-north-4), or set CLOUDSTOP_REGION, or region in {}",
                 section.label()
@@ -226,74 +272,29 @@ impl Huawei {
         }
         ctx.report.set_location("region", &region);
 
-        // Project id: --project-id / CLOUDSTOP_PROJECT_ID, HUAWEICLOUD_SDK_PROJECT_ID,
-        // the profile, the SDK credential file; else looked up from IAM.
-        let (from_env, from_profile) = (
-            env.get("HUAWEICLOUD_SDK_PROJECT_ID")
-                .filter(|v| !v.is_empty()),
-            section.get("project_id"),
-        );
-        let candidates = if plan.explicit_profile {
-            [
-                (plan.project_id.as_deref(), "--project-id"),
-                (from_profile, "the profile's project_id"),
-                (from_env, "HUAWEICLOUD_SDK_PROJECT_ID"),
-                (file_get("project_id"), "the credential file's project_id"),
-            ]
-        } else {
-            [
-                (plan.project_id.as_deref(), "--project-id"),
-                (from_env, "HUAWEICLOUD_SDK_PROJECT_ID"),
-                (from_profile, "the profile's project_id"),
-                (file_get("project_id"), "the credential file's project_id"),
-            ]
-        };
-        let project_id = match candidates.into_iter().find_map(|(v, s)| v.map(|v| (v, s))) {
-            Some((p, source)) => {
-                check_project_id(p, source)?;
-                ctx.report.set_location("project_id", p);
-                Some(p.to_string())
-            }
-            None => None,
-        };
-
         let endpoints = Endpoints {
             cli: plan.endpoint.clone(),
             per_service: [Service::Ecs, Service::Cce, Service::ModelArts]
                 .into_iter()
-                .filter_map(|s| {
-                    let v = env.get(s.endpoint_env()).filter(|v| !v.is_empty())?;
-                    Some((s, v.to_string()))
-                })
+                .filter_map(|s| Some((s, env.get(s.endpoint_env())?.to_string())))
                 .collect(),
-            shared: env
-                .get("CLOUDSTOP_HUAWEI_ENDPOINT")
-                .filter(|v| !v.is_empty())
-                .or_else(|| section.get("endpoint"))
-                .map(str::to_string),
+            shared: layered(
+                plan.explicit_profile,
+                None,
+                &[env.get("CLOUDSTOP_HUAWEI_ENDPOINT")],
+                section.get("endpoint"),
+            )
+            .map(str::to_string),
         };
         // A malformed override of the service this run calls is a usage error now,
         // before credentials are looked for and anything is sent.
         endpoints.base(Service::of(plan.operation), &region)?;
-        let iam = env
-            .get("HUAWEICLOUD_SDK_IAM_ENDPOINT")
-            .filter(|v| !v.is_empty())
-            .or(section.get("iam_endpoint"))
-            .or(file_get("iam_endpoint"));
-        let iam_base = match iam {
-            Some(e) => base_url(e, "https://ecs.cn-north-4.myhuaweicloud.com")?,
-            None => format!("https://iam.{region}.myhuaweicloud.com"),
-        };
 
         // One source gives both keys (and maybe a token), or neither.
-        let from = |pair: Option<(&str, &str)>, token: Option<&str>, source: String| {
+        let from = |pair: Option<(&str, &str)>, token: Option<&str>, kind, detail: String| {
             pair.map(|(ak, sk)| Found {
-                value: Credentials {
-                    ak: ak.to_string(),
-                    sk: Secret::new(sk),
-                    token: token.filter(|t| !t.is_empty()).map(Secret::new),
-                },
-                source,
+                value: (kind, detail, Keys::fixed(ak, sk, token)),
+                source: String::new(),
             })
         };
         let found = in_order(
@@ -302,52 +303,119 @@ impl Huawei {
                 let (ak, sk) = ("HUAWEICLOUD_SDK_AK", "HUAWEICLOUD_SDK_SK");
                 let pair = key_pair(env.get(ak), env.get(sk), ak, sk, "")?;
                 let token = env.get("HUAWEICLOUD_SDK_SECURITY_TOKEN");
-                Ok(from(pair, token, format!("environment ({ak}, {sk})")))
+                Ok(from(pair, token, SourceKind::Env, format!("{ak}, {sk}")))
             },
             || {
                 let place = format!(" in {}", section.label());
                 let pair = key_pair(section.get("ak"), section.get("sk"), "ak", "sk", &place)?;
                 let token = section.get("security_token");
-                Ok(from(pair, token, format!("profile {}", section.label())))
-            },
-            || {
-                let place = format!(" in [basic] of {cred_file_name}");
-                let pair = key_pair(file_get("ak"), file_get("sk"), "ak", "sk", &place)?;
                 Ok(from(
                     pair,
-                    file_get("security_token"),
+                    token,
+                    SourceKind::Profile,
+                    section.label().to_string(),
+                ))
+            },
+            || {
+                let name = file.section()?.map_or("basic", |(n, _)| *n);
+                let place = format!(" in [{name}] of {cred_file_name}");
+                let pair = key_pair(file.get("ak")?, file.get("sk")?, "ak", "sk", &place)?;
+                Ok(from(
+                    pair,
+                    file.get("security_token")?,
+                    SourceKind::File,
                     cred_file_name.clone(),
                 ))
             },
-        )?;
-        let (creds, used) = match found {
-            Some(f) => {
-                tracing::info!("huawei credentials from {}", f.source);
-                (f.value, CredentialsUsed::Configured)
-            }
-            None if plan.dry_run => {
-                tracing::info!("no huawei credentials: --dry-run signs with a placeholder key");
-                (
-                    Credentials {
-                        ak: "AKPLACEHOLDER".into(),
-                        sk: Secret::new("placeholder-secret-key"),
-                        token: None,
-                    },
-                    CredentialsUsed::Placeholder,
-                )
-            }
-            None => {
-                return Err(Error::config(format!(
-                    "no Huawei Cloud credentials: set HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK \
-(and HUAWEICLOUD_SDK_SECURITY_TOKEN for temporary keys), or ak and sk in {}, \
-or ak and sk in the [basic] section of {cred_file_name} (HUAWEICLOUD_SDK_CREDENTIALS_FILE)",
-                    section.label()
-                )))
-            }
+        )?
+        .map(|f| f.value);
+        // The credential file's project id and IAM endpoint belong to its keys: they
+        // are used only with them.
+        let from_file = matches!(&found, Some((SourceKind::File, _, _)));
+
+        // Project id: --project-id, then CLOUDSTOP_PROJECT_ID and
+        // HUAWEICLOUD_SDK_PROJECT_ID around the profile, then the credential file;
+        // else looked up from IAM.
+        let (flag, cs_env) = plan.project_id_sources();
+        let project_id = match layered(
+            plan.explicit_profile,
+            flag,
+            &[cs_env, env.get("HUAWEICLOUD_SDK_PROJECT_ID")],
+            section.get("project_id"),
+        ) {
+            Some(p) => Some(p),
+            None if from_file => file.get("project_id")?,
+            None => None,
         };
+        if let Some(p) = project_id {
+            check_project_id(p, "the configured project id")?;
+            ctx.report.set_location("project_id", p);
+        }
+        let project_id = project_id.map(str::to_string);
+
+        let iam = match layered(
+            plan.explicit_profile,
+            None,
+            &[env.get("HUAWEICLOUD_SDK_IAM_ENDPOINT")],
+            section.get("iam_endpoint"),
+        ) {
+            Some(e) => Some(e),
+            None if from_file => file.get("iam_endpoint")?,
+            None => None,
+        };
+        let iam_base = match iam {
+            Some(e) => base_url(e, "https://iam.cn-north-4.myhuaweicloud.com")?,
+            None => format!("https://iam.{region}.myhuaweicloud.com"),
+        };
+
+        let none_hint = format!(
+            "no Huawei Cloud credentials: set HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK \
+(and HUAWEICLOUD_SDK_SECURITY_TOKEN for temporary keys), or ak and sk in {}, \
+or ak and sk in the [basic] section of {cred_file_name} (HUAWEICLOUD_SDK_CREDENTIALS_FILE), \
+or HUAWEICLOUD_SDK_IDP_ID and HUAWEICLOUD_SDK_ID_TOKEN_FILE, or an ECS agency",
+            section.label()
+        );
+        let mut creds = match found {
+            Some((kind, detail, keys)) => Credentials::fixed(kind, detail, keys),
+            None => match Self::idp(ctx, &section, &file)? {
+                Some((source, detail)) => {
+                    Credentials::renewable(SourceKind::WebIdentity, detail, Box::new(source))
+                }
+                None if plan.dry_run => {
+                    tracing::info!("no huawei credentials: --dry-run signs with a placeholder key");
+                    Credentials::placeholder("AKPLACEHOLDER", "placeholder-secret-key")
+                }
+                None => {
+                    let source = identity::EcsAgency {
+                        base: base_url(
+                            env.get("CLOUDSTOP_HUAWEI_METADATA_ENDPOINT")
+                                .unwrap_or(identity::METADATA_DEFAULT),
+                            identity::METADATA_DEFAULT,
+                        )?,
+                        none_hint,
+                    };
+                    let detail = format!("ECS agency from {}", source.base);
+                    Credentials::renewable(SourceKind::InstanceRole, detail, Box::new(source))
+                }
+            },
+        };
+        if plan.dry_run && creds.is_renewable() {
+            // A dry run sends nothing, so it obtains no temporary keys either.
+            tracing::info!(
+                "--dry-run: would use huawei credentials from {} ({}); signing with a placeholder key",
+                creds.kind().as_str(),
+                creds.detail()
+            );
+            creds = Credentials::placeholder("AKPLACEHOLDER", "placeholder-secret-key");
+        } else if !creds.is_placeholder() {
+            tracing::info!(
+                "huawei credentials from {} ({})",
+                creds.kind().as_str(),
+                creds.detail()
+            );
+        }
         Ok(Huawei {
-            creds,
-            used,
+            creds: Arc::new(creds),
             region,
             project_id,
             endpoints,
@@ -358,6 +426,82 @@ or ak and sk in the [basic] section of {cred_file_name} (HUAWEICLOUD_SDK_CREDENT
     /// The base URL of `service`, no trailing `/` (a path prefix kept).
     pub fn base(&self, service: Service) -> Result<String, Error> {
         self.endpoints.base(service, &self.region)
+    }
+
+    /// The IdP id-token flow, when an IdP id is configured: `HUAWEICLOUD_SDK_IDP_ID`
+    /// (or the profile's / credential file's `idp_id`) with the token from
+    /// `HUAWEICLOUD_SDK_ID_TOKEN_FILE` (`id_token_file`), else from the GitHub Actions
+    /// runner.
+    fn idp(
+        ctx: &Ctx,
+        section: &SectionReader<'_>,
+        file: &SdkFile,
+    ) -> Result<Option<(identity::IdToken, String)>, Error> {
+        let plan = &ctx.plan;
+        let env = &ctx.env;
+        let pick = |var: &str, key: &str| -> Result<Option<String>, Error> {
+            Ok(
+                match layered(
+                    plan.explicit_profile,
+                    None,
+                    &[env.get(var)],
+                    section.get(key),
+                ) {
+                    Some(v) => Some(v.to_string()),
+                    None => file.get(key)?.map(str::to_string),
+                },
+            )
+        };
+        let idp_id = pick("HUAWEICLOUD_SDK_IDP_ID", "idp_id")?;
+        let token_file = pick("HUAWEICLOUD_SDK_ID_TOKEN_FILE", "id_token_file")?;
+        let Some(idp_id) = idp_id else {
+            if token_file.is_some() {
+                return Err(Error::config(
+                    "HUAWEICLOUD_SDK_ID_TOKEN_FILE (id_token_file) is set but HUAWEICLOUD_SDK_IDP_ID (idp_id) is not",
+                ));
+            }
+            return Ok(None);
+        };
+        let audience = layered(
+            plan.explicit_profile,
+            None,
+            &[env.get("CLOUDSTOP_OIDC_AUDIENCE")],
+            section.get("oidc_audience"),
+        );
+        let token = match token_file {
+            Some(f) => IdentityToken::File {
+                path: PathBuf::from(f),
+                var: "HUAWEICLOUD_SDK_ID_TOKEN_FILE",
+            },
+            None => IdentityToken::github(env, audience).ok_or_else(|| {
+                Error::config(
+                    "HUAWEICLOUD_SDK_IDP_ID is set but there is no id token: set \
+HUAWEICLOUD_SDK_ID_TOKEN_FILE, or run in GitHub Actions with `permissions: id-token: write` \
+(ACTIONS_ID_TOKEN_REQUEST_URL and ACTIONS_ID_TOKEN_REQUEST_TOKEN)",
+                )
+            })?,
+        };
+        let iam = pick("HUAWEICLOUD_SDK_IAM_ENDPOINT", "iam_endpoint")?;
+        let iam_base = match iam {
+            Some(e) => base_url(&e, identity::IAM_DEFAULT)?,
+            None => identity::IAM_DEFAULT.to_string(),
+        };
+        let detail = format!("IdP {idp_id}, {}", token.describe());
+        Ok(Some((
+            identity::IdToken {
+                idp_id,
+                token,
+                iam_base,
+            },
+            detail,
+        )))
+    }
+
+    /// Hands the credentials to the transport (which renews them before every
+    /// attempt) and gets the first temporary keys before anything is sent.
+    async fn start(&self, ctx: &Ctx) -> Result<(), Error> {
+        ctx.transport.use_credentials(self.creds.clone());
+        self.creds.ensure_fresh(&ctx.transport).await
     }
 
     /// Looks the project id up from IAM by region name when none is configured:
@@ -509,7 +653,8 @@ or ak and sk in the [basic] section of {cred_file_name} (HUAWEICLOUD_SDK_CREDENT
             headers.push(("X-Project-Id".into(), self.project().into()));
         }
         headers.push(("X-Sdk-Date".into(), date.clone()));
-        if let Some(t) = &self.creds.token {
+        let keys = self.creds.current()?;
+        if let Some(t) = &keys.token {
             headers.push(("X-Security-Token".into(), t.expose().into()));
         }
         let signed = {
@@ -518,8 +663,8 @@ or ak and sk in the [basic] section of {cred_file_name} (HUAWEICLOUD_SDK_CREDENT
                 .map(|(k, v)| (k.as_str(), v.as_str()))
                 .collect();
             signer::sign(&signer::SignInput {
-                access_key: &self.creds.ak,
-                secret_key: self.creds.sk.expose(),
+                access_key: &keys.id,
+                secret_key: keys.secret.expose(),
                 method: call.method.as_str(),
                 path: &full_path,
                 query: &query,
@@ -542,7 +687,11 @@ or ak and sk in the [basic] section of {cred_file_name} (HUAWEICLOUD_SDK_CREDENT
     }
 
     pub fn credentials_used(&self) -> CredentialsUsed {
-        self.used
+        if self.creds.is_placeholder() {
+            CredentialsUsed::Placeholder
+        } else {
+            CredentialsUsed::Configured
+        }
     }
 }
 

@@ -8,13 +8,17 @@ mod hpc;
 mod iaas;
 pub mod signer;
 
-use crate::config::{in_order, key_pair, Found, Secret, SectionReader};
+use crate::config::{
+    check_profile_exists, in_order, key_pair, layered, Found, Secret, SectionReader,
+};
+use crate::credentials::{Credentials, Keys, SourceKind};
 use crate::envelope::CredentialsUsed;
 use crate::error::{Error, ErrorKind};
 use crate::plan::{quote, Operation, Plan};
 use crate::providers::Ctx;
 use crate::transport::{base_url, host_header, HttpRequest, RawResponse, Sensitive};
 use std::path::PathBuf;
+use std::sync::Arc;
 
 pub const OPERATIONS: &[Operation] = &[
     Operation::JobStop,
@@ -77,11 +81,6 @@ fn check_zone(z: &str) -> Result<(), Error> {
             quote(z)
         )))
     }
-}
-
-struct Credentials {
-    access_key_id: String,
-    secret_access_key: Secret,
 }
 
 /// `~/.qingcloud/config.yaml` (qingcloud-cli): the keys cloudstop reads.
@@ -169,8 +168,8 @@ impl CliFile {
 
 /// Settings resolved for one run.
 pub struct Qingcloud {
-    creds: Credentials,
-    used: CredentialsUsed,
+    /// Static keys only: QingCloud has no temporary credentials cloudstop can use.
+    creds: Arc<Credentials>,
     pub zone: String,
     /// The cluster's run user (`cluster delete` only).
     pub run_user: Option<String>,
@@ -179,14 +178,18 @@ pub struct Qingcloud {
     base: String,
 }
 
-fn env_pair(ctx: &Ctx, id: &str, key: &str) -> Result<Option<Found<Credentials>>, Error> {
+/// Keys found, and where (kind, detail).
+type FoundKeys = Found<(SourceKind, String, Keys)>;
+
+fn env_pair(ctx: &Ctx, id: &str, key: &str) -> Result<Option<FoundKeys>, Error> {
     let pair = key_pair(ctx.env.get(id), ctx.env.get(key), id, key, "")?;
     Ok(pair.map(|(i, k)| Found {
-        value: Credentials {
-            access_key_id: i.to_string(),
-            secret_access_key: Secret::new(k),
-        },
-        source: format!("environment ({id}, {key})"),
+        value: (
+            SourceKind::Env,
+            format!("{id}, {key}"),
+            Keys::fixed(i, k, None),
+        ),
+        source: String::new(),
     }))
 }
 
@@ -195,6 +198,7 @@ impl Qingcloud {
         let plan = &ctx.plan;
         let env = &ctx.env;
         let cfg = ctx.config()?;
+        check_profile_exists(plan, cfg, "qingcloud", Vec::new)?;
         let section = SectionReader::new(cfg, &plan.profile, "qingcloud", PROFILE_KEYS)?;
         // Read only when needed: a broken file must not fail a run that does not use it.
         let cli_file = std::cell::OnceCell::new();
@@ -216,18 +220,15 @@ impl Qingcloud {
             .unwrap_or_else(|| "~/.qingcloud/config.yaml".into());
 
         // Zone: --zone / CLOUDSTOP_ZONE, QINGCLOUD_ZONE, the profile, qingcloud-cli.
-        let zone = {
-            let from_env = env.get("QINGCLOUD_ZONE");
-            let from_profile = section.get("zone");
-            let (first, second) = if plan.explicit_profile {
-                (from_profile, from_env)
-            } else {
-                (from_env, from_profile)
-            };
-            match plan.zone.as_deref().or(first).or(second) {
-                Some(z) => Some(z.to_string()),
-                None => cli()?.zone.clone(),
-            }
+        let (flag, cs_env) = plan.zone_sources();
+        let zone = match layered(
+            plan.explicit_profile,
+            flag,
+            &[cs_env, env.get("QINGCLOUD_ZONE")],
+            section.get("zone"),
+        ) {
+            Some(z) => Some(z.to_string()),
+            None => cli()?.zone.clone(),
         };
         let Some(zone) = zone else {
             return Err(Error::usage(format!(
@@ -258,34 +259,6 @@ or set CLOUDSTOP_RUN_USER, or run_user in {}",
             None
         };
 
-        let base = if plan.operation == Operation::ServerStop {
-            // IaaS: --endpoint, its own env and profile key, then the host, port and
-            // protocol of qingcloud-cli's file (they name this API), then the default.
-            let endpoint = match plan
-                .endpoint
-                .clone()
-                .or_else(|| {
-                    env.get("CLOUDSTOP_QINGCLOUD_IAAS_ENDPOINT")
-                        .map(str::to_string)
-                })
-                .or_else(|| section.get("iaas_endpoint").map(str::to_string))
-            {
-                Some(e) => e,
-                None => cli()?
-                    .iaas_endpoint()
-                    .unwrap_or_else(|| DEFAULT_IAAS_ENDPOINT.to_string()),
-            };
-            iaas_base(&base_url(&endpoint, DEFAULT_IAAS_ENDPOINT)?)
-        } else {
-            let endpoint = plan
-                .endpoint
-                .clone()
-                .or_else(|| env.get("CLOUDSTOP_QINGCLOUD_ENDPOINT").map(str::to_string))
-                .or_else(|| section.get("endpoint").map(str::to_string))
-                .unwrap_or_else(|| DEFAULT_HPC_ENDPOINT.to_string());
-            base_url(&endpoint, DEFAULT_HPC_ENDPOINT)?
-        };
-
         let found = in_order(
             plan.explicit_profile,
             || match env_pair(
@@ -306,42 +279,79 @@ or set CLOUDSTOP_RUN_USER, or run_user in {}",
                     &place,
                 )?;
                 Ok(pair.map(|(id, key)| Found {
-                    value: Credentials {
-                        access_key_id: id.to_string(),
-                        secret_access_key: Secret::new(key),
-                    },
-                    source: format!("profile {}", section.label()),
+                    value: (
+                        SourceKind::Profile,
+                        section.label().to_string(),
+                        Keys::fixed(id, key, None),
+                    ),
+                    source: String::new(),
                 }))
             },
             || {
                 let f = cli()?;
                 match (&f.access_key_id, &f.secret_access_key) {
                     (Some(id), Some(key)) => Ok(Some(Found {
-                        value: Credentials {
-                            access_key_id: id.clone(),
-                            secret_access_key: key.clone(),
-                        },
-                        source: f.label(),
+                        value: (
+                            SourceKind::File,
+                            f.label(),
+                            Keys {
+                                id: id.clone(),
+                                secret: key.clone(),
+                                token: None,
+                                expires: None,
+                            },
+                        ),
+                        source: String::new(),
                     })),
                     _ => Ok(None),
                 }
             },
         )?;
 
-        let (creds, used) = match found {
-            Some(f) => {
-                tracing::info!("qingcloud credentials from {}", f.source);
-                (f.value, CredentialsUsed::Configured)
+        // qingcloud-cli's host, port and protocol go only with its own keys.
+        let from_cli = matches!(&found, Some(f) if f.value.0 == SourceKind::File);
+        let base = if plan.operation == Operation::ServerStop {
+            // IaaS: --endpoint; CLOUDSTOP_QINGCLOUD_IAAS_ENDPOINT, else
+            // CLOUDSTOP_QINGCLOUD_ENDPOINT (both APIs), around the profile's
+            // iaas_endpoint (else endpoint); then qingcloud-cli's file; the default.
+            let endpoint = match layered(
+                plan.explicit_profile,
+                plan.endpoint.as_deref(),
+                &[
+                    env.get("CLOUDSTOP_QINGCLOUD_IAAS_ENDPOINT"),
+                    env.get("CLOUDSTOP_QINGCLOUD_ENDPOINT"),
+                ],
+                section.get("iaas_endpoint").or(section.get("endpoint")),
+            ) {
+                Some(e) => e.to_string(),
+                None if from_cli => cli()?
+                    .iaas_endpoint()
+                    .unwrap_or_else(|| DEFAULT_IAAS_ENDPOINT.to_string()),
+                None => DEFAULT_IAAS_ENDPOINT.to_string(),
+            };
+            iaas_base(&base_url(&endpoint, DEFAULT_IAAS_ENDPOINT)?)
+        } else {
+            let endpoint = layered(
+                plan.explicit_profile,
+                plan.endpoint.as_deref(),
+                &[env.get("CLOUDSTOP_QINGCLOUD_ENDPOINT")],
+                section.get("endpoint"),
+            )
+            .unwrap_or(DEFAULT_HPC_ENDPOINT);
+            base_url(endpoint, DEFAULT_HPC_ENDPOINT)?
+        };
+
+        let creds = match found {
+            Some(Found {
+                value: (kind, detail, keys),
+                ..
+            }) => {
+                tracing::info!("qingcloud credentials from {} ({detail})", kind.as_str());
+                Credentials::fixed(kind, detail, keys)
             }
             None if plan.dry_run => {
                 tracing::info!("no qingcloud credentials: --dry-run signs with a placeholder key");
-                (
-                    Credentials {
-                        access_key_id: "QYPLACEHOLDERACCESSKEY".into(),
-                        secret_access_key: Secret::new("placeholder-secret-access-key"),
-                    },
-                    CredentialsUsed::Placeholder,
-                )
+                Credentials::placeholder("QYPLACEHOLDERACCESSKEY", "placeholder-secret-access-key")
             }
             None => {
                 return Err(Error::config(format!(
@@ -354,8 +364,7 @@ or qy_access_key_id and qy_secret_access_key in {}",
             }
         };
         Ok(Qingcloud {
-            creds,
-            used,
+            creds: Arc::new(creds),
             zone,
             run_user,
             base,
@@ -383,7 +392,7 @@ or qy_access_key_id and qy_secret_access_key in {}",
             .collect();
         all.extend(self.common_params(ctx, "timestamp"));
         let signed = signer::sign_hpc(&signer::HpcSignInput {
-            secret_access_key: self.creds.secret_access_key.expose(),
+            secret_access_key: self.creds.current()?.secret.expose(),
             method: method.as_str(),
             path: &full_path,
             params: &all,
@@ -413,7 +422,7 @@ or qy_access_key_id and qy_secret_access_key in {}",
     fn common_params(&self, ctx: &Ctx, time_key: &str) -> Vec<(String, String)> {
         let time = ctx.clock.now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
         vec![
-            ("access_key_id".into(), self.creds.access_key_id.clone()),
+            ("access_key_id".into(), self.key_id()),
             ("signature_method".into(), "HmacSHA256".into()),
             ("signature_version".into(), "1".into()),
             (time_key.into(), time),
@@ -440,7 +449,7 @@ or qy_access_key_id and qy_secret_access_key in {}",
         all.extend(self.common_params(ctx, "time_stamp"));
         // The path signed is the path sent, endpoint prefix included.
         let signed = signer::sign_iaas(&signer::IaasSignInput {
-            secret_access_key: self.creds.secret_access_key.expose(),
+            secret_access_key: self.creds.current()?.secret.expose(),
             method: "GET",
             path: url.path(),
             params: &all,
@@ -459,8 +468,20 @@ or qy_access_key_id and qy_secret_access_key in {}",
         })
     }
 
+    /// The access key id (static keys: always there).
+    fn key_id(&self) -> String {
+        self.creds
+            .current()
+            .map(|k| k.id.clone())
+            .unwrap_or_default()
+    }
+
     pub fn credentials_used(&self) -> CredentialsUsed {
-        self.used
+        if self.creds.is_placeholder() {
+            CredentialsUsed::Placeholder
+        } else {
+            CredentialsUsed::Configured
+        }
     }
 }
 

@@ -7,20 +7,25 @@ mod batch;
 mod cluster;
 mod cvm;
 pub mod signer;
+mod sts;
 mod thpc;
 mod tke;
 
 use crate::config::{
-    check_key, in_order, key_pair, read_ini_section, read_json_file, Found, Secret, SectionReader,
+    check_key, check_profile_exists, in_order, key_pair, layered, read_ini_section, read_json_file,
+    Env, Found, SectionReader,
 };
+use crate::credentials::{Credentials, IdentityToken, Keys, SourceKind};
 use crate::envelope::CredentialsUsed;
 use crate::error::{Error, ErrorKind};
 use crate::plan::{Operation, Plan};
 use crate::providers::Ctx;
 use crate::transport::{base_url, host_header, HttpRequest, RawResponse, Sensitive};
 use serde::Deserialize;
+use std::cell::OnceCell;
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 pub const OPERATIONS: &[Operation] = &[
     Operation::JobStop,
@@ -28,7 +33,17 @@ pub const OPERATIONS: &[Operation] = &[
     Operation::ClusterDelete,
 ];
 
-const PROFILE_KEYS: &[&str] = &["secret_id", "secret_key", "token", "region", "endpoint"];
+const PROFILE_KEYS: &[&str] = &[
+    "secret_id",
+    "secret_key",
+    "token",
+    "region",
+    "endpoint",
+    "role_arn",
+    "role_session_name",
+    "duration",
+    "oidc_audience",
+];
 const CONTENT_TYPE: &str = "application/json";
 /// A good `--endpoint`, for error messages.
 const DEFAULT_EXAMPLE: &str = "https://batch.tencentcloudapi.com";
@@ -89,6 +104,7 @@ pub fn validate(plan: &Plan) -> Result<(), Error> {
 
 pub async fn run(ctx: &Ctx) -> Result<(), Error> {
     let tc = Tencent::resolve(ctx)?;
+    tc.start(ctx).await?;
     match ctx.plan.operation {
         Operation::JobStop => batch::job_stop(ctx, &tc).await,
         Operation::ServerStop => cvm::server_stop(ctx, &tc).await,
@@ -96,16 +112,9 @@ pub async fn run(ctx: &Ctx) -> Result<(), Error> {
     }
 }
 
-struct Credentials {
-    secret_id: String,
-    secret_key: Secret,
-    token: Option<Secret>,
-}
-
 /// Settings resolved for one run.
 pub struct Tencent {
-    creds: Credentials,
-    used: CredentialsUsed,
+    creds: Arc<Credentials>,
     region: String,
     /// Base URL override for every service (`--endpoint`, `CLOUDSTOP_TENCENT_ENDPOINT`,
     /// profile).
@@ -132,43 +141,233 @@ fn region_ok(r: &str) -> bool {
     }
 }
 
+/// tccli's files for one profile (`~/.tccli/<profile>.credential` and `.configure`),
+/// each read only when a setting needs it.
+struct Tccli {
+    dir: Option<PathBuf>,
+    profile: String,
+    credential: OnceCell<Result<Option<serde_json::Value>, Error>>,
+    configure: OnceCell<Result<Option<serde_json::Value>, Error>>,
+}
+
+impl Tccli {
+    fn path(&self, ext: &str) -> Option<PathBuf> {
+        Some(self.dir.as_ref()?.join(format!("{}.{ext}", self.profile)))
+    }
+
+    fn read(&self, ext: &str) -> Result<Option<serde_json::Value>, Error> {
+        match self.path(ext) {
+            Some(p) => read_json_file(&p),
+            None => Ok(None),
+        }
+    }
+
+    fn credential(&self) -> Result<Option<&serde_json::Value>, Error> {
+        self.credential
+            .get_or_init(|| self.read("credential"))
+            .as_ref()
+            .map(Option::as_ref)
+            .map_err(Clone::clone)
+    }
+
+    fn configure(&self) -> Result<Option<&serde_json::Value>, Error> {
+        self.configure
+            .get_or_init(|| self.read("configure"))
+            .as_ref()
+            .map(Option::as_ref)
+            .map_err(Clone::clone)
+    }
+
+    /// The profiles tccli has (`<name>.credential` / `<name>.configure`), for messages.
+    fn profiles(&self) -> Vec<(String, String)> {
+        let Some(dir) = &self.dir else {
+            return vec![];
+        };
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| {
+                let name = e.file_name().into_string().ok()?;
+                let stem = name
+                    .strip_suffix(".credential")
+                    .or_else(|| name.strip_suffix(".configure"))?;
+                Some(stem.to_string())
+            })
+            .collect();
+        names.sort();
+        names.dedup();
+        names
+            .into_iter()
+            .map(|n| (n, dir.display().to_string()))
+            .collect()
+    }
+}
+
+/// The Tencent SDK's credential files, in the order the SDK reads them.
+fn sdk_file_paths(env: &Env) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = env
+        .get("TENCENTCLOUD_CREDENTIALS_FILE")
+        .map(PathBuf::from)
+        .or_else(|| Some(env.home()?.join(".tencentcloud").join("credentials")))
+        .into_iter()
+        .collect();
+    v.push(PathBuf::from("/etc/tencentcloud/credentials"));
+    v
+}
+
+/// Where the credentials were found, before any role is assumed on top.
+struct Base {
+    kind: SourceKind,
+    detail: String,
+    /// `None`: tccli's `"type": "cvm-role"` (the instance's role).
+    keys: Option<Keys>,
+    /// tccli's `role-arn` and `role-session-name`: assumed with these keys, as tccli does.
+    tccli_role: Option<(String, Option<String>)>,
+}
+
+/// `role_session_name`: 2–128 of `[\w+=,.@-]` (§6a); default `cloudstop-<unix s>`.
+fn session_name(given: Option<&str>, place: &str) -> Result<String, Error> {
+    match given {
+        None => Ok(format!("cloudstop-{}", chrono::Utc::now().timestamp())),
+        Some(n) => {
+            let ok = (2..=128).contains(&n.len())
+                && n.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"_+=,.@-".contains(&b));
+            if ok {
+                Ok(n.to_string())
+            } else {
+                Err(Error::config(format!(
+                    "malformed role session name {} in {place}: 2 to 128 of letters, digits and _+=,.@-",
+                    crate::plan::quote(n)
+                )))
+            }
+        }
+    }
+}
+
+/// The profile's `duration` (humantime, default 1 h; STS allows up to 12 h).
+fn role_duration(given: Option<&str>, place: &str) -> Result<u64, Error> {
+    let Some(d) = given else {
+        return Ok(3600);
+    };
+    let secs = humantime::parse_duration(d.trim())
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    if !(900..=43200).contains(&secs) {
+        return Err(Error::config(format!(
+            "duration {} in {place}: expected a duration from 15m to 12h, such as 1h",
+            crate::plan::quote(d)
+        )));
+    }
+    Ok(secs)
+}
+
+/// Web identity from the `TKE_*` variables (the token from `TKE_WEB_IDENTITY_TOKEN_FILE`,
+/// else from the GitHub Actions runner); `None` when they are not set.
+fn web_identity(
+    env: &Env,
+    audience: Option<&str>,
+    region: &str,
+    endpoint: Option<&String>,
+) -> Result<Option<(sts::WebIdentity, String)>, Error> {
+    let (arn, provider, file) = (
+        env.get("TKE_ROLE_ARN"),
+        env.get("TKE_PROVIDER_ID"),
+        env.get("TKE_WEB_IDENTITY_TOKEN_FILE"),
+    );
+    if arn.is_none() && provider.is_none() && file.is_none() {
+        return Ok(None);
+    }
+    let (Some(arn), Some(provider)) = (arn, provider) else {
+        let missing: Vec<&str> = [("TKE_ROLE_ARN", arn), ("TKE_PROVIDER_ID", provider)]
+            .iter()
+            .filter(|(_, v)| v.is_none())
+            .map(|(n, _)| *n)
+            .collect();
+        return Err(Error::config(format!(
+            "web identity is half configured: {} not set (TKE_ROLE_ARN, TKE_PROVIDER_ID and \
+TKE_WEB_IDENTITY_TOKEN_FILE, or GitHub Actions' id token, are needed together)",
+            missing.join(" and ")
+        )));
+    };
+    let token = match file {
+        Some(f) => IdentityToken::File {
+            path: PathBuf::from(f),
+            var: "TKE_WEB_IDENTITY_TOKEN_FILE",
+        },
+        None => IdentityToken::github(env, audience).ok_or_else(|| {
+            Error::config(
+                "TKE_ROLE_ARN and TKE_PROVIDER_ID are set but there is no token: set \
+TKE_WEB_IDENTITY_TOKEN_FILE, or run in GitHub Actions with `permissions: id-token: write` \
+(ACTIONS_ID_TOKEN_REQUEST_URL and ACTIONS_ID_TOKEN_REQUEST_TOKEN)",
+            )
+        })?,
+    };
+    let detail = format!("TKE_ROLE_ARN={arn}, {}", token.describe());
+    Ok(Some((
+        sts::WebIdentity {
+            provider_id: provider.to_string(),
+            token,
+            role: sts::Role {
+                arn: arn.to_string(),
+                session_name: session_name(None, "")?,
+                duration_secs: 7200,
+                endpoint: endpoint.cloned(),
+                region: env.get("TKE_REGION").unwrap_or(region).to_string(),
+            },
+        },
+        detail,
+    )))
+}
+
 impl Tencent {
     fn resolve(ctx: &Ctx) -> Result<Tencent, Error> {
         let plan = &ctx.plan;
         let env = &ctx.env;
         let cfg = ctx.config()?;
         let section = SectionReader::new(cfg, &plan.profile, "tencent", PROFILE_KEYS)?;
-        let tccli_profile = env
-            .get("TCCLI_PROFILE")
-            .unwrap_or(&plan.profile)
-            .to_string();
-        let tccli_dir = env.home().map(|h| h.join(".tccli"));
-        let tccli_configure = tccli_dir
-            .as_ref()
-            .map(|d| d.join(format!("{tccli_profile}.configure")));
-        let configure = match &tccli_configure {
-            Some(p) => read_json_file(p).ok().flatten(),
-            None => None,
+        // tccli's profile: an explicit --profile (or CLOUDSTOP_PROFILE) names it; only
+        // without either does TCCLI_PROFILE choose it.
+        let tccli_profile = if plan.profile_named {
+            plan.profile.clone()
+        } else {
+            env.get("TCCLI_PROFILE")
+                .unwrap_or(&plan.profile)
+                .to_string()
         };
+        let tccli = Tccli {
+            dir: env.home().map(|h| h.join(".tccli")),
+            profile: tccli_profile.clone(),
+            credential: OnceCell::new(),
+            configure: OnceCell::new(),
+        };
+        check_profile_exists(plan, cfg, "tencent", || {
+            let mut names = tccli.profiles();
+            for path in sdk_file_paths(env) {
+                if let Ok(Some(secs)) = ini_sections(&path) {
+                    let place = path.display().to_string();
+                    names.extend(secs.into_iter().map(|s| (s, place.clone())));
+                }
+            }
+            names
+        })?;
 
-        // Region: --region / CLOUDSTOP_REGION, TENCENTCLOUD_REGION, the profile, tccli.
-        let region = {
-            let from_env = env.get("TENCENTCLOUD_REGION");
-            let from_profile = section.get("region");
-            let from_tccli = configure
-                .as_ref()
-                .and_then(|c| c["_sys_param"]["region"].as_str());
-            let (first, second) = if plan.explicit_profile {
-                (from_profile, from_env)
-            } else {
-                (from_env, from_profile)
-            };
-            plan.region
-                .as_deref()
-                .or(first)
-                .or(second)
-                .or(from_tccli)
-                .map(str::to_string)
+        // Region: --region, then CLOUDSTOP_REGION and TENCENTCLOUD_REGION around the
+        // profile (SPEC's order), then tccli's configure file.
+        let (flag, cs_env) = plan.region_sources();
+        let region = match layered(
+            plan.explicit_profile,
+            flag,
+            &[cs_env, env.get("TENCENTCLOUD_REGION")],
+            section.get("region"),
+        ) {
+            Some(r) => Some(r.to_string()),
+            None => tccli
+                .configure()?
+                .and_then(|c| c["_sys_param"]["region"].as_str())
+                .filter(|r| !r.is_empty())
+                .map(str::to_string),
         };
         let Some(region) = region else {
             return Err(Error::usage(format!(
@@ -185,27 +384,7 @@ or region in {}, or _sys_param.region in ~/.tccli/{tccli_profile}.configure",
         }
         ctx.report.set_location("region", &region);
 
-        let endpoint = plan
-            .endpoint
-            .clone()
-            .or_else(|| env.get("CLOUDSTOP_TENCENT_ENDPOINT").map(str::to_string))
-            .or_else(|| section.get("endpoint").map(str::to_string));
-        if let Some(e) = &endpoint {
-            base_url(e, DEFAULT_EXAMPLE)?;
-        }
-        // tccli keeps one endpoint per service: only the services this run calls count.
-        let mut service_endpoints = HashMap::new();
-        for service in services(plan.operation) {
-            let found = configure
-                .as_ref()
-                .and_then(|c| c[service.name]["endpoint"].as_str());
-            if let Some(e) = found.filter(|_| endpoint.is_none()) {
-                base_url(e, DEFAULT_EXAMPLE)?;
-                service_endpoints.insert(service.name, e.to_string());
-            }
-        }
-
-        let found = in_order(
+        let base = in_order(
             plan.explicit_profile,
             || {
                 let pair = key_pair(
@@ -216,12 +395,13 @@ or region in {}, or _sys_param.region in ~/.tccli/{tccli_profile}.configure",
                     "",
                 )?;
                 Ok(pair.map(|(id, key)| Found {
-                    value: Credentials {
-                        secret_id: id.to_string(),
-                        secret_key: Secret::new(key),
-                        token: env.get("TENCENTCLOUD_TOKEN").map(Secret::new),
+                    value: Base {
+                        kind: SourceKind::Env,
+                        detail: "TENCENTCLOUD_SECRET_ID, TENCENTCLOUD_SECRET_KEY".into(),
+                        keys: Some(Keys::fixed(id, key, env.get("TENCENTCLOUD_TOKEN"))),
+                        tccli_role: None,
                     },
-                    source: "environment (TENCENTCLOUD_SECRET_ID, TENCENTCLOUD_SECRET_KEY)".into(),
+                    source: String::new(),
                 }))
             },
             || {
@@ -234,53 +414,189 @@ or region in {}, or _sys_param.region in ~/.tccli/{tccli_profile}.configure",
                     &place,
                 )?;
                 Ok(pair.map(|(id, key)| Found {
-                    value: Credentials {
-                        secret_id: id.to_string(),
-                        secret_key: Secret::new(key),
-                        token: section.get("token").map(Secret::new),
+                    value: Base {
+                        kind: SourceKind::Profile,
+                        detail: section.label().to_string(),
+                        keys: Some(Keys::fixed(id, key, section.get("token"))),
+                        tccli_role: None,
                     },
-                    source: format!("profile {}", section.label()),
+                    source: String::new(),
                 }))
             },
-            || sdk_files(ctx, &tccli_profile, tccli_dir.as_ref()),
-        )?;
+            || sdk_files(ctx, &tccli),
+        )?
+        .map(|f| f.value);
+        let from_tccli = base.as_ref().is_some_and(|b| {
+            tccli
+                .path("credential")
+                .is_some_and(|p| b.detail == p.display().to_string())
+        });
 
-        let (creds, used) = match found {
-            Some(f) => {
-                tracing::info!("tencent credentials from {}", f.source);
-                (f.value, CredentialsUsed::Configured)
+        // Endpoint: --endpoint, then CLOUDSTOP_TENCENT_ENDPOINT around the profile (one
+        // base URL for every service, STS included); tccli keeps one endpoint per
+        // service, and those go only with tccli's own credentials.
+        let endpoint = layered(
+            plan.explicit_profile,
+            plan.endpoint.as_deref(),
+            &[env.get("CLOUDSTOP_TENCENT_ENDPOINT")],
+            section.get("endpoint"),
+        )
+        .map(str::to_string);
+        if let Some(e) = &endpoint {
+            base_url(e, DEFAULT_EXAMPLE)?;
+        }
+        let mut service_endpoints = HashMap::new();
+        if endpoint.is_none() && from_tccli {
+            if let Some(c) = tccli.configure()? {
+                for service in services(plan.operation) {
+                    if let Some(e) = c[service.name]["endpoint"]
+                        .as_str()
+                        .filter(|e| !e.is_empty())
+                    {
+                        base_url(e, DEFAULT_EXAMPLE)?;
+                        service_endpoints.insert(service.name, e.to_string());
+                    }
+                }
             }
-            None if plan.dry_run => {
-                tracing::info!("no tencent credentials: --dry-run signs with a placeholder key");
-                (
-                    Credentials {
-                        secret_id: "AKIDPLACEHOLDER".into(),
-                        secret_key: Secret::new("placeholder-secret-key"),
-                        token: None,
-                    },
-                    CredentialsUsed::Placeholder,
-                )
+        }
+
+        let none_hint = format!(
+            "no Tencent Cloud credentials: set TENCENTCLOUD_SECRET_ID and TENCENTCLOUD_SECRET_KEY, \
+or secret_id and secret_key in {}, or use ~/.tencentcloud/credentials ([{}] secret_id, secret_key) \
+or tccli's ~/.tccli/{tccli_profile}.credential, or web identity (TKE_ROLE_ARN, TKE_PROVIDER_ID, \
+TKE_WEB_IDENTITY_TOKEN_FILE), or a CVM role",
+            section.label(),
+            plan.profile
+        );
+        // Checked only when the instance role is used.
+        let metadata = || -> Result<sts::CvmRole, Error> {
+            Ok(sts::CvmRole {
+                base: base_url(
+                    env.get("CLOUDSTOP_TENCENT_METADATA_ENDPOINT")
+                        .unwrap_or(sts::METADATA_DEFAULT),
+                    sts::METADATA_DEFAULT,
+                )?,
+                none_hint: none_hint.clone(),
+            })
+        };
+        let role = |arn: String, session: Option<&str>, duration: Option<&str>, place: &str| {
+            Ok::<_, Error>(sts::Role {
+                arn,
+                session_name: session_name(session, place)?,
+                duration_secs: role_duration(duration, place)?,
+                endpoint: endpoint.clone(),
+                region: region.clone(),
+            })
+        };
+        let mut creds = match base {
+            Some(Base {
+                kind,
+                detail,
+                keys: None,
+                ..
+            }) => Credentials::renewable(kind, detail, Box::new(metadata()?)),
+            Some(Base {
+                kind,
+                detail,
+                keys: Some(keys),
+                tccli_role,
+            }) => {
+                let found = Credentials::fixed(kind, detail.clone(), keys);
+                match tccli_role {
+                    None => found,
+                    Some((arn, session)) => {
+                        let role = role(arn.clone(), session.as_deref(), None, &detail)?;
+                        Credentials::renewable(
+                            SourceKind::AssumeRole,
+                            format!("{arn} with the keys of {detail}"),
+                            Box::new(sts::AssumeRole {
+                                base: Arc::new(found),
+                                role,
+                            }),
+                        )
+                    }
+                }
             }
             None => {
-                return Err(Error::config(format!(
-                    "no Tencent Cloud credentials: set TENCENTCLOUD_SECRET_ID and TENCENTCLOUD_SECRET_KEY, \
-or secret_id and secret_key in {}, or use ~/.tencentcloud/credentials ([{}] secret_id, secret_key) \
-or tccli's ~/.tccli/{tccli_profile}.credential",
-                    section.label(),
-                    plan.profile
-                )))
+                let audience = layered(
+                    plan.explicit_profile,
+                    None,
+                    &[env.get("CLOUDSTOP_OIDC_AUDIENCE")],
+                    section.get("oidc_audience"),
+                );
+                match web_identity(env, audience, &region, endpoint.as_ref())? {
+                    Some((source, detail)) => {
+                        Credentials::renewable(SourceKind::WebIdentity, detail, Box::new(source))
+                    }
+                    None if plan.dry_run => {
+                        tracing::info!(
+                            "no tencent credentials: --dry-run signs with a placeholder key"
+                        );
+                        Credentials::placeholder("AKIDPLACEHOLDER", "placeholder-secret-key")
+                    }
+                    None => {
+                        let m = metadata()?;
+                        let detail = format!("CVM role from {}", m.base);
+                        Credentials::renewable(SourceKind::InstanceRole, detail, Box::new(m))
+                    }
+                }
             }
         };
+        // A profile's role_arn is assumed with whatever was found.
+        if let Some(arn) = section.get("role_arn") {
+            if creds.is_placeholder() {
+                tracing::info!("--dry-run: the profile's role_arn is not assumed");
+            } else {
+                let role = role(
+                    arn.to_string(),
+                    section.get("role_session_name"),
+                    section.get("duration"),
+                    section.label(),
+                )?;
+                let detail = format!("{arn} with the credentials from {}", creds.kind().as_str());
+                creds = Credentials::renewable(
+                    SourceKind::AssumeRole,
+                    detail,
+                    Box::new(sts::AssumeRole {
+                        base: Arc::new(creds),
+                        role,
+                    }),
+                );
+            }
+        }
+        if plan.dry_run && creds.is_renewable() {
+            // A dry run sends nothing, so it obtains no temporary keys either.
+            tracing::info!(
+                "--dry-run: would use tencent credentials from {} ({}); signing with a placeholder key",
+                creds.kind().as_str(),
+                creds.detail()
+            );
+            creds = Credentials::placeholder("AKIDPLACEHOLDER", "placeholder-secret-key");
+        } else if !creds.is_placeholder() {
+            tracing::info!(
+                "tencent credentials from {} ({})",
+                creds.kind().as_str(),
+                creds.detail()
+            );
+        }
         Ok(Tencent {
-            creds,
-            used,
+            creds: Arc::new(creds),
             region,
             endpoint,
             service_endpoints,
         })
     }
 
-    /// Builds and signs one POST JSON request of `action`, at the clock's time.
+    /// Hands the credentials to the transport (which renews them before every
+    /// attempt) and gets the first temporary keys, so that a source that cannot give
+    /// any fails the command before anything is sent.
+    async fn start(&self, ctx: &Ctx) -> Result<(), Error> {
+        ctx.transport.use_credentials(self.creds.clone());
+        self.creds.ensure_fresh(&ctx.transport).await
+    }
+
+    /// Builds and signs one POST JSON request of `action`, at the clock's time, with
+    /// the run's current keys.
     pub fn request(
         &self,
         ctx: &Ctx,
@@ -288,6 +604,7 @@ or tccli's ~/.tccli/{tccli_profile}.credential",
         action: &str,
         body: String,
     ) -> Result<HttpRequest, Error> {
+        let keys = self.creds.current()?;
         let base = match self
             .endpoint
             .as_ref()
@@ -302,47 +619,23 @@ or tccli's ~/.tccli/{tccli_profile}.credential",
             }
             None => format!("https://{}.tencentcloudapi.com", service.name),
         };
-        let url = format!("{base}/");
-        let host = host_header(&url)?;
-        let timestamp = ctx.clock.now().timestamp();
-        let signed = signer::sign(&signer::SignInput {
-            secret_id: &self.creds.secret_id,
-            secret_key: self.creds.secret_key.expose(),
-            service: service.name,
-            method: "POST",
-            host: &host,
-            content_type: CONTENT_TYPE,
-            query: "",
-            body: &body,
-            timestamp,
-        });
-        let mut headers = vec![
-            ("Authorization".to_string(), signed.authorization),
-            ("Content-Type".to_string(), CONTENT_TYPE.to_string()),
-            ("Host".to_string(), host),
-            ("X-TC-Action".to_string(), action.to_string()),
-            ("X-TC-Timestamp".to_string(), timestamp.to_string()),
-            ("X-TC-Version".to_string(), service.version.to_string()),
-            ("X-TC-Region".to_string(), self.region.clone()),
-            ("X-TC-Language".to_string(), "en-US".to_string()),
-        ];
-        if let Some(token) = &self.creds.token {
-            headers.push(("X-TC-Token".to_string(), token.expose().to_string()));
-        }
-        Ok(HttpRequest {
-            method: reqwest::Method::POST,
-            url,
-            headers,
+        signed_request(
+            &keys,
+            &base,
+            &self.region,
+            service,
+            action,
             body,
-            sensitive: vec![
-                Sensitive::SignatureIn("Authorization"),
-                Sensitive::Header("X-TC-Token"),
-            ],
-        })
+            ctx.clock.now().timestamp(),
+        )
     }
 
     pub fn credentials_used(&self) -> CredentialsUsed {
-        self.used
+        if self.creds.is_placeholder() {
+            CredentialsUsed::Placeholder
+        } else {
+            CredentialsUsed::Configured
+        }
     }
 
     /// One call of `action`: built and signed anew for every attempt, sent with the
@@ -366,64 +659,140 @@ or tccli's ~/.tccli/{tccli_profile}.credential",
     }
 }
 
-/// The SDK credential file, then tccli's profile credential file.
-fn sdk_files(
-    ctx: &Ctx,
-    tccli_profile: &str,
-    tccli_dir: Option<&PathBuf>,
-) -> Result<Option<Found<Credentials>>, Error> {
-    let env = &ctx.env;
-    let sdk_path = env
-        .get("TENCENTCLOUD_CREDENTIALS_FILE")
-        .map(PathBuf::from)
-        .or_else(|| {
-            let home = env.home()?.join(".tencentcloud").join("credentials");
-            Some(home)
-        });
-    let mut candidates: Vec<PathBuf> = sdk_path.into_iter().collect();
-    candidates.push(PathBuf::from("/etc/tencentcloud/credentials"));
-    for path in candidates {
+/// One TC3-signed POST JSON request of `action` to `service` at `base` (a base URL
+/// without the final `/`), with `keys`' token in `X-TC-Token`.
+fn signed_request(
+    keys: &Keys,
+    base: &str,
+    region: &str,
+    service: Service,
+    action: &str,
+    body: String,
+    timestamp: i64,
+) -> Result<HttpRequest, Error> {
+    let url = format!("{base}/");
+    let host = host_header(&url)?;
+    let signed = signer::sign(&signer::SignInput {
+        secret_id: &keys.id,
+        secret_key: keys.secret.expose(),
+        service: service.name,
+        method: "POST",
+        host: &host,
+        content_type: CONTENT_TYPE,
+        query: "",
+        body: &body,
+        timestamp,
+    });
+    let mut headers = vec![
+        ("Authorization".to_string(), signed.authorization),
+        ("Content-Type".to_string(), CONTENT_TYPE.to_string()),
+        ("Host".to_string(), host),
+        ("X-TC-Action".to_string(), action.to_string()),
+        ("X-TC-Timestamp".to_string(), timestamp.to_string()),
+        ("X-TC-Version".to_string(), service.version.to_string()),
+        ("X-TC-Region".to_string(), region.to_string()),
+        ("X-TC-Language".to_string(), "en-US".to_string()),
+    ];
+    if let Some(token) = &keys.token {
+        headers.push(("X-TC-Token".to_string(), token.expose().to_string()));
+    }
+    Ok(HttpRequest {
+        method: reqwest::Method::POST,
+        url,
+        headers,
+        body,
+        sensitive: vec![
+            Sensitive::SignatureIn("Authorization"),
+            Sensitive::Header("X-TC-Token"),
+        ],
+    })
+}
+
+/// The section names of an INI file (for "profiles that exist" messages).
+fn ini_sections(path: &std::path::Path) -> Result<Option<Vec<String>>, Error> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(_) => return Ok(None),
+    };
+    let ini = ini::Ini::load_from_str(&text)
+        .map_err(|e| Error::config(format!("invalid INI file {}: {e}", path.display())))?;
+    Ok(Some(ini.sections().flatten().map(str::to_string).collect()))
+}
+
+/// The SDK credential file (section = the profile), then tccli's profile credential
+/// file. A tccli profile whose credentials cloudstop cannot honour is an error, never
+/// a silent fall back to the key stored next to them.
+fn sdk_files(ctx: &Ctx, tccli: &Tccli) -> Result<Option<Found<Base>>, Error> {
+    for path in sdk_file_paths(&ctx.env) {
         if let Some(sec) = read_ini_section(&path, &ctx.plan.profile)? {
             if let (Some(id), Some(key)) = (sec.get("secret_id"), sec.get("secret_key")) {
                 if !id.is_empty() && !key.is_empty() {
                     return Ok(Some(Found {
-                        value: Credentials {
-                            secret_id: id.clone(),
-                            secret_key: Secret::new(key.clone()),
-                            token: None,
+                        value: Base {
+                            kind: SourceKind::File,
+                            detail: path.display().to_string(),
+                            keys: Some(Keys::fixed(id.clone(), key.clone(), None)),
+                            tccli_role: None,
                         },
-                        source: path.display().to_string(),
+                        source: String::new(),
                     }));
                 }
             }
         }
     }
-    if let Some(dir) = tccli_dir {
-        let path = dir.join(format!("{tccli_profile}.credential"));
-        if let Some(v) = read_json_file(&path)? {
-            // Role, OAuth and SSO entries hold no static key.
-            let typ = v["type"].as_str().unwrap_or("");
-            if matches!(typ, "cvm-role" | "oauth" | "sso") {
-                return Ok(None);
-            }
-            if let (Some(id), Some(key)) = (v["secretId"].as_str(), v["secretKey"].as_str()) {
-                if !id.is_empty() && !key.is_empty() {
-                    check_key(id, "secretId")?;
-                    check_key(key, "secretKey")?;
-                    return Ok(Some(Found {
-                        value: Credentials {
-                            secret_id: id.to_string(),
-                            secret_key: Secret::new(key),
-                            token: v["token"]
-                                .as_str()
-                                .filter(|t| !t.is_empty())
-                                .map(Secret::new),
-                        },
-                        source: path.display().to_string(),
-                    }));
-                }
-            }
+    let Some(v) = tccli.credential()? else {
+        return Ok(None);
+    };
+    let path = tccli
+        .path("credential")
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
+    let typ = v["type"].as_str().unwrap_or("");
+    if typ == "cvm-role" {
+        return Ok(Some(Found {
+            value: Base {
+                kind: SourceKind::InstanceRole,
+                detail: format!("{path} (type cvm-role)"),
+                keys: None,
+                tccli_role: None,
+            },
+            source: String::new(),
+        }));
+    }
+    if matches!(typ, "oauth" | "sso") {
+        return Err(Error::config(format!(
+            "tccli profile {path} holds \"type\": \"{typ}\" credentials, which cloudstop cannot use: \
+it never falls back to another key. Set TENCENTCLOUD_SECRET_ID and TENCENTCLOUD_SECRET_KEY, \
+or secret_id and secret_key in the cloudstop profile"
+        )));
+    }
+    let role_arn = v["role-arn"]
+        .as_str()
+        .filter(|r| !r.is_empty())
+        .map(str::to_string);
+    if let (Some(id), Some(key)) = (v["secretId"].as_str(), v["secretKey"].as_str()) {
+        if !id.is_empty() && !key.is_empty() {
+            check_key(id, "secretId")?;
+            check_key(key, "secretKey")?;
+            let session = v["role-session-name"]
+                .as_str()
+                .filter(|r| !r.is_empty())
+                .map(str::to_string);
+            return Ok(Some(Found {
+                value: Base {
+                    kind: SourceKind::File,
+                    detail: path,
+                    keys: Some(Keys::fixed(id, key, v["token"].as_str())),
+                    tccli_role: role_arn.map(|a| (a, session)),
+                },
+                source: String::new(),
+            }));
         }
+    }
+    if role_arn.is_some() {
+        return Err(Error::config(format!(
+            "tccli profile {path} names a role to assume (role-arn) but holds no secretId and secretKey to assume it with"
+        )));
     }
     Ok(None)
 }
