@@ -136,7 +136,8 @@ fn run_operation(cmd: Command) -> u8 {
         top,
         ctx.plan.ignore_missing,
         start.elapsed().as_millis() as u64,
-    );
+    )
+    .with_selection(ctx.report.selection());
     print(&envelope, output);
     code_override.unwrap_or_else(|| envelope.exit_code())
 }

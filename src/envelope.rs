@@ -92,6 +92,12 @@ pub struct ResultItem {
     pub request_id: Option<String>,
     pub provider_job_id: Option<String>,
     pub error: Option<ErrorInfo>,
+    /// The resource's name, for a result selected by `--tag`/`--name` (absent with ids).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The provider's own state word when it was selected (absent with ids).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state_before: Option<String>,
 }
 
 impl ResultItem {
@@ -104,6 +110,8 @@ impl ResultItem {
             request_id: None,
             provider_job_id: None,
             error: None,
+            name: None,
+            state_before: None,
         }
     }
 
@@ -226,6 +234,19 @@ pub struct RequestRecord {
     pub credentials: CredentialsUsed,
 }
 
+/// What `--tag`/`--name`/`--state` selected (SPEC "Selecting by tag, name and state").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Selection {
+    /// `--tag` key → value (`null`: any value; a QingCloud tag name is a key).
+    pub tags: BTreeMap<String, Option<String>>,
+    pub names: Vec<String>,
+    pub states: Vec<String>,
+    pub matched: usize,
+    /// Every match, ordered by (location, id), also when `--max-matches` refused them.
+    pub matched_ids: Vec<String>,
+    pub max_matches: usize,
+}
+
 /// The one JSON document printed on stdout.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Envelope {
@@ -235,6 +256,8 @@ pub struct Envelope {
     pub operation: String,
     pub location: BTreeMap<String, String>,
     pub dry_run: bool,
+    /// `null` when ids were given.
+    pub selection: Option<Selection>,
     pub results: Vec<ResultItem>,
     pub summary: Summary,
     pub requests: Vec<RequestRecord>,
@@ -272,6 +295,7 @@ impl Envelope {
             operation: operation.to_string(),
             location,
             dry_run,
+            selection: None,
             results,
             summary,
             requests,
@@ -280,6 +304,12 @@ impl Envelope {
         };
         env.ok = env.exit_code() == exit::OK;
         env
+    }
+
+    /// Sets `selection` (a run with selectors).
+    pub fn with_selection(mut self, selection: Option<Selection>) -> Envelope {
+        self.selection = selection;
+        self
     }
 
     /// The process exit code for this envelope (SPEC precedence 3, 1, 5, 6, 4).
@@ -345,7 +375,11 @@ pub fn json_schema() -> String {
     text
 }
 
-/// Every object schema: all properties required, nothing else allowed.
+/// Properties printed only when they have a value.
+const OPTIONAL_FIELDS: [&str; 2] = ["name", "state_before"];
+
+/// Every object schema: all properties required (but [`OPTIONAL_FIELDS`]), nothing
+/// else allowed.
 fn make_strict(v: &mut serde_json::Value) {
     match v {
         serde_json::Value::Object(map) => {
@@ -354,6 +388,12 @@ fn make_strict(v: &mut serde_json::Value) {
                 .and_then(|p| p.as_object())
                 .map(|p| p.keys().cloned().map(Into::into).collect());
             // `location` and `headers` are maps: their schema has no `properties`.
+            // Fields printed only when set (`name`, `state_before`) stay optional.
+            let keys = keys.map(|k| {
+                k.into_iter()
+                    .filter(|key| !OPTIONAL_FIELDS.iter().any(|o| key == o))
+                    .collect::<Vec<_>>()
+            });
             if let Some(keys) = keys {
                 map.insert("required".into(), keys.into());
                 map.insert("additionalProperties".into(), false.into());
@@ -612,5 +652,32 @@ mod tests {
         let mut extra = v;
         extra["extra"] = 1.into();
         assert!(!validator.is_valid(&extra));
+
+        // A run with selectors: `selection`, and `name`/`state_before` on results.
+        let mut selected = ResultItem::new("ins-aaaaaaa1", Status::AlreadyStopped);
+        selected.name = Some("ci-1".into());
+        selected.state_before = Some("STOPPED".into());
+        let mut tags = BTreeMap::new();
+        tags.insert("env".to_string(), Some("dev".to_string()));
+        tags.insert("owner".to_string(), None);
+        let e = env_of(vec![selected], false).with_selection(Some(Selection {
+            tags,
+            names: vec!["ci-*".into()],
+            states: vec![],
+            matched: 1,
+            matched_ids: vec!["ins-aaaaaaa1".into()],
+            max_matches: 20,
+        }));
+        let v: serde_json::Value = serde_json::from_str(&e.to_json()).unwrap();
+        assert_eq!(v["results"][0]["state_before"], "STOPPED");
+        assert!(validator.is_valid(&v), "{v}");
+        let mut no_selection_key = v.clone();
+        no_selection_key
+            .as_object_mut()
+            .unwrap()
+            .remove("selection");
+        assert!(!validator.is_valid(&no_selection_key));
+        let back: Envelope = serde_json::from_value(v).unwrap();
+        assert_eq!(back, e);
     }
 }

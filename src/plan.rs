@@ -8,6 +8,7 @@ use crate::cli::{
 };
 use crate::config::Env;
 use crate::error::Error;
+use crate::providers::select::Selectors;
 use crate::transport::TransportOptions;
 use std::collections::HashSet;
 use std::io::Read;
@@ -96,8 +97,11 @@ impl Operation {
 pub struct Plan {
     pub provider: ProviderName,
     pub operation: Operation,
-    /// In input order, without duplicates, never empty.
+    /// In input order, without duplicates; never empty unless `selectors` is set
+    /// (then the selection finds the ids during the run: `Ctx::ids`).
     pub ids: Vec<String>,
+    /// `--tag`/`--name`/`--state`/`--max-matches`, when given instead of ids.
+    pub selectors: Option<Selectors>,
     /// `--region` / `CLOUDSTOP_REGION` (the provider adds its own sources).
     pub region: Option<String>,
     pub zone: Option<String>,
@@ -152,28 +156,35 @@ impl Plan {
     pub fn build(cmd: Command, env: &Env, stdin: &mut dyn Read) -> Result<Plan, Error> {
         let mut keep_instances = false;
         let mut delete_storage = false;
+        let mut select = crate::cli::SelectorArgs::default();
         let (flag_ids, cluster_id, run_user, unlease, hard, stop_charging, common, operation) =
             match cmd {
-                Command::Job(JobCommand::Stop(a)) => (
-                    a.job_ids,
-                    a.cluster_id,
-                    None,
-                    None,
-                    false,
-                    false,
-                    a.common,
-                    Operation::JobStop,
-                ),
-                Command::Server(ServerCommand::Stop(a)) => (
-                    a.server_ids,
-                    None,
-                    None,
-                    None,
-                    a.hard,
-                    a.stop_charging,
-                    a.common,
-                    Operation::ServerStop,
-                ),
+                Command::Job(JobCommand::Stop(a)) => {
+                    select = a.select;
+                    (
+                        a.job_ids,
+                        a.cluster_id,
+                        None,
+                        None,
+                        false,
+                        false,
+                        a.common,
+                        Operation::JobStop,
+                    )
+                }
+                Command::Server(ServerCommand::Stop(a)) => {
+                    select = a.select;
+                    (
+                        a.server_ids,
+                        None,
+                        None,
+                        None,
+                        a.hard,
+                        a.stop_charging,
+                        a.common,
+                        Operation::ServerStop,
+                    )
+                }
                 Command::Cluster(ClusterCommand::Delete(a)) => {
                     keep_instances = a.keep_instances;
                     delete_storage = a.delete_storage;
@@ -191,7 +202,23 @@ impl Plan {
                 _ => return Err(Error::internal("not an operation command")),
             };
         let provider: ProviderName = common.provider.into();
-        let ids = collect_ids(operation, flag_ids, common.ids_from.as_deref(), stdin)?;
+        let selectors = Selectors::parse(
+            &select.tags,
+            &select.names,
+            &select.states,
+            select.max_matches.map(|n| n as usize),
+        )?;
+        let ids = match &selectors {
+            None => collect_ids(operation, flag_ids, common.ids_from.as_deref(), stdin)?,
+            Some(_) if !flag_ids.is_empty() || common.ids_from.is_some() => {
+                return Err(Error::usage(format!(
+                    "--tag/--name select {}s instead of ids: pass either {} / --ids-from or selectors, not both (nothing was sent)",
+                    operation.noun(),
+                    operation.id_flag()
+                )));
+            }
+            Some(_) => Vec::new(),
+        };
 
         if stop_charging && provider != ProviderName::Tencent {
             return Err(Error::usage(format!(
@@ -221,6 +248,7 @@ impl Plan {
             provider,
             operation,
             ids,
+            selectors,
             region: non_empty(common.region),
             zone: non_empty(common.zone),
             project_id: non_empty(common.project_id),

@@ -137,7 +137,11 @@ fn row(r: &ResultItem) -> [String; 4] {
         })
         .unwrap_or_else(|| "-".into());
     [
-        r.id.clone(),
+        // Selected resources show their name.
+        match &r.name {
+            Some(n) if !n.is_empty() => format!("{} ({n})", r.id),
+            _ => r.id.clone(),
+        },
         r.status.as_str().to_string(),
         r.provider_job_id.clone().unwrap_or_else(|| "-".into()),
         // One row per result: a multi-line provider message stays on its row.
@@ -193,7 +197,7 @@ pub struct Progress {
 impl Progress {
     pub fn new(ctx: &Ctx, stderr_is_terminal: bool, quiet: bool) -> Progress {
         let plan = &ctx.plan;
-        let worth_it = plan.ids.len() > 1 || plan.wait;
+        let worth_it = plan.ids.len() > 1 || plan.wait || plan.selectors.is_some();
         // A dumb terminal cannot redraw a line in place.
         let dumb = ctx.env.get("TERM") == Some("dumb");
         if !stderr_is_terminal || dumb || quiet || plan.dry_run || !worth_it {
@@ -226,8 +230,10 @@ impl Progress {
         let mut tick = tokio::time::interval(std::time::Duration::from_millis(200));
         loop {
             tick.tick().await;
+            // Selectors find the ids during the run.
+            bar.set_length(ctx.report.len() as u64);
             let (accepted, settled) = ctx.report.tally(is_final);
-            if ctx.plan.wait && accepted == ctx.plan.ids.len() {
+            if ctx.plan.wait && accepted == ctx.report.len() {
                 bar.set_message(format!("waiting ({})", ctx.plan.operation.verb()));
                 bar.set_position(settled as u64);
             } else {

@@ -11,17 +11,18 @@
 pub mod engine;
 pub mod huawei;
 pub mod qingcloud;
+pub mod select;
 pub mod tencent;
 
 use crate::config::{ConfigFile, Env};
-use crate::envelope::{CredentialsUsed, ErrorInfo, RequestRecord, ResultItem, Status};
+use crate::envelope::{CredentialsUsed, ErrorInfo, RequestRecord, ResultItem, Selection, Status};
 use crate::error::{Error, ErrorKind};
 use crate::plan::{Operation, Plan, ProviderName};
 use crate::transport::{HttpRequest, Transport};
 use chrono::{DateTime, Utc};
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Mutex, OnceLock, RwLock};
 use tokio::time::Instant;
 
 /// Provider names that may appear as sections of a profile.
@@ -64,6 +65,12 @@ pub fn validate(plan: &Plan) -> Result<(), Error> {
             },
         )));
     }
+    let flavor = match plan.provider {
+        ProviderName::Tencent => tencent::flavor(plan.operation),
+        ProviderName::Huawei => huawei::flavor(plan.operation),
+        ProviderName::Qingcloud => qingcloud::flavor(plan.operation),
+    };
+    select::validate(plan, flavor)?;
     match plan.provider {
         ProviderName::Tencent => tencent::validate(plan),
         ProviderName::Huawei => huawei::validate(plan),
@@ -110,32 +117,83 @@ impl Clock {
 
 /// Results in input order, filled as they arrive.
 pub struct Report {
-    /// The requested ids, in input order; `slots[i]` is the result of `ids[i]`.
-    ids: Vec<String>,
-    index: HashMap<String, usize>,
+    /// The requested ids, in input order, and where each one's result goes. Known at
+    /// the start for ids; set once by [`Report::adopt`] when selectors found them.
+    order: RwLock<Order>,
     slots: Mutex<Vec<Option<ResultItem>>>,
     location: Mutex<BTreeMap<String, String>>,
     shown: Mutex<Vec<RequestRecord>>,
+    /// Selected resources: id → (name, state before), added to their results.
+    details: Mutex<HashMap<String, (Option<String>, String)>>,
+    selection: Mutex<Option<Selection>>,
 }
 
-impl Report {
-    pub fn new(ids: &[String]) -> Report {
-        Report {
+#[derive(Default)]
+struct Order {
+    /// `slots[i]` is the result of `ids[i]`.
+    ids: Vec<String>,
+    index: HashMap<String, usize>,
+}
+
+impl Order {
+    fn new(ids: &[String]) -> Order {
+        Order {
             ids: ids.to_vec(),
             index: ids
                 .iter()
                 .enumerate()
                 .map(|(i, id)| (id.clone(), i))
                 .collect(),
+        }
+    }
+}
+
+impl Report {
+    pub fn new(ids: &[String]) -> Report {
+        Report {
+            order: RwLock::new(Order::new(ids)),
             slots: Mutex::new(vec![None; ids.len()]),
             location: Mutex::new(BTreeMap::new()),
             shown: Mutex::new(Vec::new()),
+            details: Mutex::new(HashMap::new()),
+            selection: Mutex::new(None),
         }
+    }
+
+    /// Takes the ids the selectors matched, in their order, with each one's name and
+    /// state before the run (added to its result).
+    pub fn adopt(
+        &self,
+        ids: &[String],
+        details: impl IntoIterator<Item = (String, (Option<String>, String))>,
+    ) {
+        let mut order = self.order.write().unwrap();
+        *order = Order::new(ids);
+        *self.slots.lock().unwrap() = vec![None; ids.len()];
+        self.details.lock().unwrap().extend(details);
+    }
+
+    /// The envelope's `selection` (a run with selectors).
+    pub fn set_selection(&self, s: Selection) {
+        *self.selection.lock().unwrap() = Some(s);
+    }
+
+    pub fn selection(&self) -> Option<Selection> {
+        self.selection.lock().unwrap().clone()
+    }
+
+    /// How many results the run will have.
+    pub fn len(&self) -> usize {
+        self.order.read().unwrap().ids.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 
     /// Records (or replaces) the result for its id.
     pub fn set(&self, item: ResultItem) {
-        if let Some(&i) = self.index.get(&item.id) {
+        if let Some(&i) = self.order.read().unwrap().index.get(&item.id) {
             self.slots.lock().unwrap()[i] = Some(item);
         } else {
             debug_assert!(
@@ -165,17 +223,19 @@ impl Report {
 
     /// Sorts requested ids into input order (ids not requested go last).
     pub fn sort_in_input_order(&self, ids: &mut [String]) {
-        ids.sort_by_key(|id| self.index.get(id).copied().unwrap_or(usize::MAX));
+        let order = self.order.read().unwrap();
+        ids.sort_by_key(|id| order.index.get(id).copied().unwrap_or(usize::MAX));
     }
 
     pub fn get(&self, id: &str) -> Option<ResultItem> {
-        let i = *self.index.get(id)?;
+        let i = *self.order.read().unwrap().index.get(id)?;
         self.slots.lock().unwrap()[i].clone()
     }
 
     /// Changes the recorded result of `id`, if there is one.
     pub fn update(&self, id: &str, f: impl FnOnce(&mut ResultItem)) {
-        if let Some(&i) = self.index.get(id) {
+        let i = self.order.read().unwrap().index.get(id).copied();
+        if let Some(i) = i {
             if let Some(item) = self.slots.lock().unwrap()[i].as_mut() {
                 f(item);
             }
@@ -205,14 +265,24 @@ impl Report {
     /// The results so far; an id with none yet gets `unfinished` (for a run that
     /// stopped early: interrupted, or failed as a whole).
     pub fn results(&self, unfinished: Option<&Error>) -> Vec<ResultItem> {
+        let order = self.order.read().unwrap();
         let slots = self.slots.lock().unwrap();
-        self.ids
+        let details = self.details.lock().unwrap();
+        order
+            .ids
             .iter()
             .zip(slots.iter())
             .filter_map(|(id, slot)| match (slot, unfinished) {
                 (Some(item), _) => Some(item.clone()),
                 (None, Some(e)) => Some(ResultItem::failed(id.clone(), e)),
                 (None, None) => None,
+            })
+            .map(|mut item| {
+                if let Some((name, state)) = details.get(&item.id) {
+                    item.name = name.clone();
+                    item.state_before = Some(state.clone());
+                }
+                item
             })
             .collect()
     }
@@ -240,12 +310,17 @@ pub struct Ctx {
     config: OnceLock<Result<ConfigFile, Error>>,
     /// Set when credentials are rejected: nothing more is sent with them.
     abort: OnceLock<Error>,
+    /// What `--tag`/`--name` left to stop (see [`Ctx::ids`]).
+    selected: OnceLock<select::Selected>,
 }
 
 impl Ctx {
     pub fn new(plan: Plan, env: Env) -> Ctx {
         let transport = Transport::new(plan.transport.clone(), plan.verbose >= 3);
         let report = Report::new(&plan.ids);
+        if let Some(sel) = &plan.selectors {
+            report.set_selection(sel.summary(Vec::new()));
+        }
         Ctx {
             clock: Clock::from_env(&env),
             plan,
@@ -254,7 +329,27 @@ impl Ctx {
             report,
             config: OnceLock::new(),
             abort: OnceLock::new(),
+            selected: OnceLock::new(),
         }
+    }
+
+    /// The ids the stop path acts on: the plan's, or with selectors those the
+    /// selection left to stop (empty until it ran).
+    pub fn ids(&self) -> &[String] {
+        match self.selected.get() {
+            Some(s) => &s.ids,
+            None => &self.plan.ids,
+        }
+    }
+
+    /// What a selected id's stop call needs besides the id (QingCloud HPC: its cluster).
+    pub fn group_of(&self, id: &str) -> Option<&str> {
+        self.selected.get()?.groups.get(id).map(String::as_str)
+    }
+
+    /// Set once by [`select::select`].
+    pub(crate) fn set_selected(&self, s: select::Selected) {
+        let _ = self.selected.set(s);
     }
 
     /// The error that stopped the run as a whole, if any: later calls are not sent.

@@ -9,6 +9,7 @@ use crate::config::{in_order, key_pair, read_ini_section, Found, Secret, Section
 use crate::envelope::CredentialsUsed;
 use crate::error::{Error, ErrorKind};
 use crate::plan::{quote, Operation, Plan};
+use crate::providers::select::{select, Flavor};
 use crate::providers::Ctx;
 use crate::transport::{
     base_url, host_header, Api, HttpRequest, RawResponse, RetrySafety, Sensitive,
@@ -51,11 +52,39 @@ pub fn validate(plan: &Plan) -> Result<(), Error> {
     }
 }
 
+/// What `--tag`/`--name`/`--state` select with, per operation (ModelArts selection,
+/// PROVIDERS.md §4d, is not built yet).
+pub fn flavor(op: Operation) -> Option<&'static Flavor> {
+    match op {
+        Operation::ServerStop => Some(&ecs::SELECT),
+        _ => None,
+    }
+}
+
 pub async fn run(ctx: &Ctx) -> Result<(), Error> {
     let mut hw = Huawei::resolve(ctx)?;
+    if ctx.plan.selectors.is_some() && hw.credentials_used() == CredentialsUsed::Placeholder {
+        // Listing needs real credentials: `select` says so, before any project lookup.
+        select(ctx, &ecs::SELECT, hw.credentials_used(), async {
+            Ok(vec![])
+        })
+        .await?;
+    }
     hw.ensure_project_id(ctx).await?;
     match ctx.plan.operation {
-        Operation::ServerStop => ecs::server_stop(ctx, &hw).await,
+        Operation::ServerStop => {
+            if select(
+                ctx,
+                &ecs::SELECT,
+                hw.credentials_used(),
+                ecs::list(ctx, &hw),
+            )
+            .await?
+            {
+                ecs::server_stop(ctx, &hw).await?;
+            }
+            Ok(())
+        }
         _ => Err(Error::internal("operation not offered by huawei")),
     }
 }
@@ -276,7 +305,8 @@ or ak and sk in the [basic] section of {cred_file_name} (HUAWEICLOUD_SDK_CREDENT
     /// Looks the project id up from IAM by region name when none is configured:
     /// `GET <IAM>/v3/projects?name=<region>`, once per run. `--dry-run` never asks.
     async fn ensure_project_id(&mut self, ctx: &Ctx) -> Result<(), Error> {
-        if self.project_id.is_some() || ctx.plan.dry_run {
+        // A dry run with selectors lists for real, in the real project.
+        if self.project_id.is_some() || (ctx.plan.dry_run && ctx.plan.selectors.is_none()) {
             return Ok(());
         }
         #[derive(Deserialize)]
@@ -370,6 +400,27 @@ or ak and sk in the [basic] section of {cred_file_name} (HUAWEICLOUD_SDK_CREDENT
                 query: &[],
                 body,
                 content_type: Some(content_type),
+                project_header: true,
+            },
+        )
+    }
+
+    /// An ECS GET under `/v1/{project_id}` with a query (list calls).
+    pub fn ecs_get(
+        &self,
+        ctx: &Ctx,
+        rest: &str,
+        query: &[(&str, &str)],
+    ) -> Result<HttpRequest, Error> {
+        self.request(
+            ctx,
+            Call {
+                method: reqwest::Method::GET,
+                base: &self.ecs_base,
+                path: format!("/v1/{}/{rest}", self.project()),
+                query,
+                body: String::new(),
+                content_type: Some(CT_JSON),
                 project_header: true,
             },
         )

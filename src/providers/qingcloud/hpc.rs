@@ -7,6 +7,7 @@ use super::{parse, Qingcloud};
 use crate::envelope::{ResultItem, Status};
 use crate::error::{Error, ErrorKind};
 use crate::plan::{check_ids, is_prefixed_id, quote, Plan};
+use crate::providers::select::{pages, Flavor, Listed, Page, Tags};
 use crate::providers::Ctx;
 use crate::transport::{backoff, Api, RetrySafety};
 use reqwest::Method;
@@ -44,6 +45,134 @@ const JOB_DETAIL: Api = Api {
     safety: RetrySafety::Repeatable,
 };
 
+/// Selection: the zone's clusters (without `--cluster-id`), then each one's jobs.
+const LIST_CLUSTERS: Api = Api {
+    name: "qingcloud.hpc.cluster.list",
+    default_rate: 1.0,
+    safety: RetrySafety::Repeatable,
+};
+const LIST_JOBS: Api = Api {
+    name: "qingcloud.hpc.job.list",
+    default_rate: 1.0,
+    safety: RetrySafety::Repeatable,
+};
+/// Items per list page (`limit` ≤ 100).
+const LIST_LIMIT: usize = 100;
+
+/// `job_status` words (PROVIDERS.md §4f–g). HPC jobs have no tags.
+pub const SELECT: Flavor = Flavor {
+    noun: "QingCloud HPC job",
+    tags: Tags::None,
+    running: &["running"],
+    pending: &["pending"],
+    stopped: &["finished", "exited", "cancelled", "stopped"],
+    done: &["finished", "exited", "cancelled", "stopped"],
+    under_way: &[],
+    other: &[],
+};
+
+/// Every page of an HPC list (`GET`, `limit`/`offset`, `total_count`).
+async fn list_pages(
+    ctx: &Ctx,
+    qc: &Qingcloud,
+    api: &Api,
+    path: &str,
+    params: &[(&str, &str)],
+    read: impl Fn(&Value) -> Option<Listed>,
+    set_key: &str,
+) -> Result<Vec<Listed>, Error> {
+    let read = &read;
+    let limit = LIST_LIMIT.to_string();
+    let limit = &limit;
+    pages(LIST_LIMIT, |n| async move {
+        let offset = (n * LIST_LIMIT).to_string();
+        let mut p: Vec<(&str, &str)> = params.to_vec();
+        p.push(("limit", limit));
+        p.push(("offset", &offset));
+        let v = ctx
+            .transport
+            .send(
+                api,
+                || qc.request(ctx, Method::GET, path, &p, String::new()),
+                parse,
+            )
+            .await?;
+        let items = v[set_key]
+            .as_array()
+            .map(|a| a.iter().filter_map(read).collect())
+            .unwrap_or_default();
+        Ok(Page {
+            items,
+            total: v["total_count"].as_u64().map(|t| t as usize),
+        })
+    })
+    .await
+}
+
+/// Every job of the cluster (`--cluster-id`) or of every cluster of the zone.
+pub async fn list(ctx: &Ctx, qc: &Qingcloud) -> Result<Vec<Listed>, Error> {
+    let Some(sel) = &ctx.plan.selectors else {
+        return Ok(Vec::new());
+    };
+    let zone = qc.zone.as_str();
+    let clusters: Vec<String> = match &ctx.plan.cluster_id {
+        Some(c) => vec![c.clone()],
+        None => list_pages(
+            ctx,
+            qc,
+            &LIST_CLUSTERS,
+            "/api/cluster/list",
+            &[("zone", zone)],
+            |c| {
+                Some(Listed {
+                    id: c["cluster_id"].as_str()?.to_string(),
+                    name: None,
+                    state: String::new(),
+                    stopping: false,
+                    tags: vec![],
+                    location: String::new(),
+                    group: None,
+                })
+            },
+            "cluster_set",
+        )
+        .await?
+        .into_iter()
+        .map(|c| c.id)
+        .collect(),
+    };
+    let words = SELECT.all_words(&sel.states);
+    let mut all = Vec::new();
+    for cluster in &clusters {
+        let mut params = vec![("cluster_id", cluster.as_str()), ("zone", zone)];
+        if let [one] = words.as_slice() {
+            params.push(("job_status", one));
+        }
+        let jobs = list_pages(
+            ctx,
+            qc,
+            &LIST_JOBS,
+            "/api/job/list",
+            &params,
+            |j| {
+                Some(Listed {
+                    id: j["hpcjob_uuid"].as_str()?.to_string(),
+                    name: j["job_name"].as_str().map(str::to_string),
+                    state: j["job_status"].as_str().unwrap_or("").to_string(),
+                    stopping: false,
+                    tags: vec![],
+                    location: qc.zone.clone(),
+                    group: Some(cluster.clone()),
+                })
+            },
+            "hpc_job_set",
+        )
+        .await?;
+        all.extend(jobs);
+    }
+    Ok(all)
+}
+
 pub fn is_job_id(id: &str) -> bool {
     is_prefixed_id(id, "hpcjob-", 8)
 }
@@ -74,6 +203,18 @@ pub fn check_run_user(u: &str) -> Result<(), Error> {
 }
 
 pub fn validate_job_stop(plan: &Plan) -> Result<(), Error> {
+    if plan.selectors.is_some() {
+        // Selected jobs carry their cluster; --cluster-id only narrows the listing.
+        if let Some(cluster) = &plan.cluster_id {
+            check_ids(
+                std::slice::from_ref(cluster),
+                "QingCloud cluster id",
+                CLUSTER_EXPECTED,
+                is_cluster_id,
+            )?;
+        }
+        return Ok(());
+    }
     let Some(cluster) = &plan.cluster_id else {
         return Err(Error::usage(
             "job stop --provider qingcloud needs --cluster-id: the cluster the jobs run in (e.g. ehpc-8jqdq0mz)",
@@ -326,20 +467,28 @@ async fn send_query_first(
 }
 
 pub async fn job_stop(ctx: &Ctx, qc: &Qingcloud) -> Result<(), Error> {
-    let cluster = ctx
-        .plan
-        .cluster_id
-        .clone()
-        .ok_or_else(|| Error::usage("job stop --provider qingcloud needs --cluster-id"))?;
-    let chunks: Vec<Vec<String>> = ctx
-        .plan
-        .ids
-        .chunks(MAX_JOBS_PER_CALL)
-        .map(<[String]>::to_vec)
+    // One cluster per call: with ids the one --cluster-id; jobs found by selectors
+    // carry their own cluster.
+    let mut by_cluster: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for id in ctx.ids() {
+        let cluster = ctx
+            .group_of(id)
+            .map(str::to_string)
+            .or_else(|| ctx.plan.cluster_id.clone())
+            .ok_or_else(|| Error::usage("job stop --provider qingcloud needs --cluster-id"))?;
+        by_cluster.entry(cluster).or_default().push(id.clone());
+    }
+    let chunks: Vec<(String, Vec<String>)> = by_cluster
+        .into_iter()
+        .flat_map(|(cluster, ids)| {
+            ids.chunks(MAX_JOBS_PER_CALL)
+                .map(|c| (cluster.clone(), c.to_vec()))
+                .collect::<Vec<_>>()
+        })
         .collect();
     if ctx.plan.dry_run {
-        for chunk in &chunks {
-            let body = stop_body(&cluster, chunk, &qc.zone);
+        for (cluster, chunk) in &chunks {
+            let body = stop_body(cluster, chunk, &qc.zone);
             let req = qc.request(ctx, Method::POST, STOP_JOBS_PATH, &[], body)?;
             ctx.report.show(&req, qc.credentials_used());
             for id in chunk {
@@ -349,13 +498,12 @@ pub async fn job_stop(ctx: &Ctx, qc: &Qingcloud) -> Result<(), Error> {
         }
         return Ok(());
     }
-    let cluster = &cluster;
-    ctx.for_each(chunks, |chunk| async move {
+    ctx.for_each(chunks, |(cluster, chunk)| async move {
         if let Some(e) = ctx.aborted() {
             ctx.report.fail_all(&chunk, &e);
             return;
         }
-        for item in stop_chunk(ctx, qc, cluster, &chunk).await {
+        for item in stop_chunk(ctx, qc, &cluster, &chunk).await {
             if let Some(e) = &item.error {
                 ctx.note_failure(e);
             }
@@ -486,7 +634,7 @@ async fn delete_one(ctx: &Ctx, qc: &Qingcloud, id: &str, unlease: Option<&str>) 
 async fn wait(ctx: &Ctx, qc: &Qingcloud, on_the_way: Status, done: Status) {
     // job id → the requested ids it covers, in input order.
     let mut by_job: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for id in &ctx.plan.ids {
+    for id in ctx.ids() {
         if let Some(r) = ctx.report.get(id) {
             if r.status == on_the_way {
                 match r.provider_job_id {

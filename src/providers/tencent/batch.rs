@@ -1,10 +1,11 @@
 //! Tencent Cloud Batch `job stop`: `TerminateJob` (one job per call), and `--wait` by
 //! polling `DescribeJob` — never by sending `TerminateJob` again. PROVIDERS.md §1.
 
-use super::{classify_common, parse_answer, Tencent, BATCH};
+use super::{classify_common, list_all, parse_answer, selection_filters, TagPair, Tencent, BATCH};
 use crate::envelope::{ResultItem, Status};
 use crate::error::{Error, ErrorKind};
 use crate::plan::{check_ids, is_prefixed_id, Plan};
+use crate::providers::select::{Flavor, Listed, Page, Tags};
 use crate::providers::Ctx;
 use crate::transport::{Api, RetrySafety};
 use serde::Deserialize;
@@ -26,6 +27,79 @@ const DESCRIBE_JOB: Api = Api {
     default_rate: 2.0,
     safety: RetrySafety::Repeatable,
 };
+
+/// Selection by `DescribeJobs` (PROVIDERS.md §4b): a read, 2/s.
+const LIST_JOBS: Api = Api {
+    name: "tencent.batch.DescribeJobs",
+    default_rate: 2.0,
+    safety: RetrySafety::Repeatable,
+};
+
+/// `JobState` words (PROVIDERS.md §1, §4g). `FAILED_INTERRUPTED` is not final: its
+/// instances are kept (still paid for), so it still gets TerminateJob.
+pub const SELECT: Flavor = Flavor {
+    noun: "Tencent Batch job",
+    tags: Tags::KeyValue,
+    running: &["RUNNING"],
+    pending: &["SUBMITTED", "PENDING", "RUNNABLE", "STARTING"],
+    stopped: &["SUCCEED", "FAILED"],
+    done: &["SUCCEED", "FAILED"],
+    under_way: &[],
+    other: &["FAILED_INTERRUPTED"],
+};
+
+#[derive(Deserialize)]
+struct JobSet {
+    #[serde(rename = "JobSet", default)]
+    set: Vec<ListedJob>,
+    #[serde(rename = "TotalCount", default)]
+    total: Option<usize>,
+}
+
+#[derive(Deserialize)]
+struct ListedJob {
+    #[serde(rename = "JobId")]
+    id: String,
+    #[serde(rename = "JobName", default)]
+    name: Option<String>,
+    #[serde(rename = "JobState", default)]
+    state: String,
+    #[serde(rename = "Tags", default)]
+    tags: Option<Vec<TagPair>>,
+}
+
+/// Every job the selectors' filters let through, all pages.
+pub async fn list(ctx: &Ctx, tc: &Tencent) -> Result<Vec<Listed>, Error> {
+    let Some(sel) = &ctx.plan.selectors else {
+        return Ok(Vec::new());
+    };
+    let filters = selection_filters(sel, &SELECT, "job-state", "job-name");
+    list_all(
+        ctx,
+        tc,
+        BATCH,
+        "DescribeJobs",
+        &LIST_JOBS,
+        filters,
+        |a: JobSet, region| Page {
+            total: a.total,
+            items: a
+                .set
+                .into_iter()
+                .map(|j| Listed {
+                    id: j.id,
+                    name: j.name,
+                    state: j.state,
+                    stopping: false,
+                    tags: TagPair::pairs(j.tags.unwrap_or_default()),
+                    location: region.to_string(),
+                    group: None,
+                })
+                .collect(),
+        },
+    )
+    .await
+}
 
 pub fn validate(plan: &Plan) -> Result<(), Error> {
     check_ids(
@@ -74,7 +148,7 @@ fn job_body(id: &str) -> String {
 }
 
 pub async fn job_stop(ctx: &Ctx, tc: &Tencent) -> Result<(), Error> {
-    let ids = ctx.plan.ids.clone();
+    let ids = ctx.ids().to_vec();
     if ctx.plan.dry_run {
         for id in &ids {
             let req = tc.request(ctx, BATCH, "TerminateJob", job_body(id))?;
