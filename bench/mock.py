@@ -5,6 +5,9 @@ APIs' success shapes; it does not verify signatures (that is the tests' job).
   POST /            Tencent API 3.0 (X-TC-Action header)
   POST /v1/<p>/cloudservers/action   Huawei BatchStopServers
   GET  /v3/projects Huawei IAM project lookup
+  GET  /v1/<p>/cloudservers/detail   Huawei ListServersDetails: LIST_TOTAL servers in pages of
+                    `limit`, `offset` = page number; every 2000th carries tag env=bench;
+                    each page answered after `list_delay_ms`
   GET  /__stats     request log: [[t, action, throttled], ...]
   POST /__config    {"throttle_per_second": N or null}; also resets the log
 """
@@ -15,7 +18,24 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 LOCK = threading.Lock()
 LOG = []
 WINDOW = deque()
-CONFIG = {"throttle_per_second": None}
+CONFIG = {"throttle_per_second": None, "list_delay_ms": 0}
+LIST_TOTAL = 10000
+PAGES = {}
+
+
+def servers_page(page, limit):
+    """One ListServersDetails page, built once and kept (the mock's own cost stays out of
+    the measurement)."""
+    key = (page, limit)
+    if key not in PAGES:
+        start = (page - 1) * limit
+        servers = []
+        for i in range(start, min(start + limit, LIST_TOTAL)):
+            tags = ["env=bench" if i % 2000 == 1999 else "env=other", f"owner=team{i % 7}"]
+            servers.append({"id": f"616fb98f-46ca-475e-917e-{i:012x}", "name": f"bench-{i}", "status": "ACTIVE",
+                            "OS-EXT-STS:task_state": None, "tags": tags})
+        PAGES[key] = json.dumps({"count": LIST_TOTAL, "servers": servers}).encode()
+    return PAGES[key]
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -40,6 +60,21 @@ class Handler(BaseHTTPRequestHandler):
         if self.path.startswith("/__stats"):
             with LOCK:
                 return self.reply(200, {"log": LOG})
+        if "/cloudservers/detail" in self.path:
+            from urllib.parse import parse_qs, urlparse
+            q = parse_qs(urlparse(self.path).query)
+            page = max(int(q.get("offset", ["1"])[0]), 1)
+            limit = int(q.get("limit", ["25"])[0])
+            body = servers_page(page, limit)
+            time.sleep((CONFIG.get("list_delay_ms") or 0) / 1000)
+            with LOCK:
+                LOG.append([time.time(), "ListServersDetails", False])
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
         if self.path.startswith("/v3/projects"):
             return self.reply(200, {"projects": [{"id": "0a1b2c3d4e5f60718293a4b5c6d7e8f9", "name": "cn-north-4"}]})
         self.reply(404, {"error_code": "APIGW.0101", "error_msg": "not found"})

@@ -552,7 +552,7 @@ async fn huawei_pages_by_page_number_and_rechecks_contains_tags() {
                     "ci-2",
                     "ACTIVE",
                     Some("powering-off"),
-                    &["env=dev"],
+                    &["env=dev", "solo"],
                 ),
                 ecs(&uuid(3, 3), "ci-3", "SHUTOFF", None, &["env=dev"]),
             ]
@@ -578,10 +578,11 @@ async fn huawei_pages_by_page_number_and_rechecks_contains_tags() {
         .mount(&server)
         .await;
     let r = hw_run(&server.uri(), &["--tag", "env=dev", "--tag", "solo"]).await;
-    // Only the first server carries both tags (AND).
+    // Only two servers carry both tags (AND); the second is already powering off.
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     let v = r.json();
-    assert_eq!(ids_of(&v), [uuid(3, 1)]);
+    assert_eq!(ids_of(&v), [uuid(3, 1), uuid(3, 2)]);
+    assert_eq!(status_of(&v, &uuid(3, 2)), "stopping");
     assert_eq!(v["results"][0]["name"], "ci-1");
     assert_eq!(v["results"][0]["state_before"], "ACTIVE");
     let reqs = server.received_requests().await.unwrap();
