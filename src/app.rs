@@ -138,6 +138,10 @@ fn run_operation(cmd: Command) -> u8 {
         start.elapsed().as_millis() as u64,
     )
     .with_selection(ctx.report.selection());
+    let envelope = match ctx.report.locations() {
+        Some((key, tried, failed)) => envelope.with_locations(&key, tried, failed),
+        None => envelope,
+    };
     print(&envelope, output);
     code_override.unwrap_or_else(|| envelope.exit_code())
 }

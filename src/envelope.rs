@@ -98,6 +98,9 @@ pub struct ResultItem {
     /// The provider's own state word when it was selected (absent with ids).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state_before: Option<String>,
+    /// Where it is (`{"region": "ap-shanghai"}`), when several locations were asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<BTreeMap<String, String>>,
 }
 
 impl ResultItem {
@@ -112,6 +115,7 @@ impl ResultItem {
             error: None,
             name: None,
             state_before: None,
+            location: None,
         }
     }
 
@@ -247,6 +251,13 @@ pub struct Selection {
     pub max_matches: usize,
 }
 
+/// A location that failed as a whole (several locations asked for).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct LocationFailed {
+    pub location: BTreeMap<String, String>,
+    pub error: ErrorInfo,
+}
+
 /// The one JSON document printed on stdout.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Envelope {
@@ -254,7 +265,11 @@ pub struct Envelope {
     pub ok: bool,
     pub provider: String,
     pub operation: String,
-    pub location: BTreeMap<String, String>,
+    /// `{"region": "…"}`; with several locations `{"regions": [...]}` / `{"zones": [...]}`.
+    pub location: BTreeMap<String, serde_json::Value>,
+    /// Present (possibly empty) only when several locations were asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub locations_failed: Option<Vec<LocationFailed>>,
     pub dry_run: bool,
     /// `null` when ids were given.
     pub selection: Option<Selection>,
@@ -293,7 +308,11 @@ impl Envelope {
             ok: false,
             provider: provider.to_string(),
             operation: operation.to_string(),
-            location,
+            location: location
+                .into_iter()
+                .map(|(k, v)| (k, serde_json::Value::String(v)))
+                .collect(),
+            locations_failed: None,
             dry_run,
             selection: None,
             results,
@@ -312,11 +331,28 @@ impl Envelope {
         self
     }
 
+    /// Several locations: the top-level `location` lists those tried (`key` is
+    /// `regions` or `zones`), and each failed one is an entry of `locations_failed`,
+    /// counted in the exit code.
+    pub fn with_locations(
+        mut self,
+        key: &str,
+        tried: Vec<String>,
+        failed: Vec<LocationFailed>,
+    ) -> Envelope {
+        self.location = BTreeMap::from([(key.to_string(), serde_json::json!(tried))]);
+        self.locations_failed = Some(failed);
+        self.ok = self.exit_code() == exit::OK;
+        self
+    }
+
     /// The process exit code for this envelope (SPEC precedence 3, 1, 5, 6, 4).
     pub fn exit_code(&self) -> u8 {
         let top = self.error.as_ref().map(error_exit_code);
+        let places = self.locations_failed.iter().flatten();
         combine_exit_codes(
             top.into_iter()
+                .chain(places.map(|f| error_exit_code(&f.error)))
                 .chain(self.results.iter().map(ResultItem::exit_code)),
         )
     }
@@ -369,18 +405,24 @@ pub fn json_schema() -> String {
     let mut value = schema.to_value();
     // SPEC: this is version 1 of the envelope; a change of shape is a new version.
     value["properties"]["version"]["const"] = 1.into();
-    make_strict(&mut value);
+    make_strict(&mut value, "Envelope");
     let mut text = serde_json::to_string_pretty(&value).expect("a schema serialises");
     text.push('\n');
     text
 }
 
-/// Properties printed only when they have a value.
-const OPTIONAL_FIELDS: [&str; 2] = ["name", "state_before"];
+/// Properties printed only when they have a value, per schema: the envelope's own
+/// (`locations_failed`) and a result's (`name`, `state_before`, `location`).
+const OPTIONAL_FIELDS: [(&str, &str); 4] = [
+    ("Envelope", "locations_failed"),
+    ("ResultItem", "name"),
+    ("ResultItem", "state_before"),
+    ("ResultItem", "location"),
+];
 
 /// Every object schema: all properties required (but [`OPTIONAL_FIELDS`]), nothing
 /// else allowed.
-fn make_strict(v: &mut serde_json::Value) {
+fn make_strict(v: &mut serde_json::Value, name: &str) {
     match v {
         serde_json::Value::Object(map) => {
             let keys: Option<Vec<serde_json::Value>> = map
@@ -391,18 +433,30 @@ fn make_strict(v: &mut serde_json::Value) {
             // Fields printed only when set (`name`, `state_before`) stay optional.
             let keys = keys.map(|k| {
                 k.into_iter()
-                    .filter(|key| !OPTIONAL_FIELDS.iter().any(|o| key == o))
+                    .filter(|key| {
+                        !OPTIONAL_FIELDS
+                            .iter()
+                            .any(|(def, field)| *def == name && key == field)
+                    })
                     .collect::<Vec<_>>()
             });
             if let Some(keys) = keys {
                 map.insert("required".into(), keys.into());
                 map.insert("additionalProperties".into(), false.into());
             }
-            for child in map.values_mut() {
-                make_strict(child);
+            for (key, child) in map.iter_mut() {
+                if key == "$defs" {
+                    if let Some(defs) = child.as_object_mut() {
+                        for (def, schema) in defs.iter_mut() {
+                            make_strict(schema, def);
+                        }
+                    }
+                } else {
+                    make_strict(child, "");
+                }
             }
         }
-        serde_json::Value::Array(items) => items.iter_mut().for_each(make_strict),
+        serde_json::Value::Array(items) => items.iter_mut().for_each(|i| make_strict(i, "")),
         _ => {}
     }
 }
@@ -679,5 +733,25 @@ mod tests {
         assert!(!validator.is_valid(&no_selection_key));
         let back: Envelope = serde_json::from_value(v).unwrap();
         assert_eq!(back, e);
+
+        // Several locations: `location` lists them, `locations_failed` counts.
+        let mut placed = ResultItem::new("ins-aaaaaaa1", Status::Stopping);
+        placed.location = Some(BTreeMap::from([("region".into(), "ap-shanghai".into())]));
+        let failed = LocationFailed {
+            location: BTreeMap::from([("region".into(), "ap-beijing".into())]),
+            error: ErrorInfo::from(err(ErrorKind::Auth, false)),
+        };
+        let e = env_of(vec![placed], false).with_locations(
+            "regions",
+            vec!["ap-shanghai".into(), "ap-beijing".into()],
+            vec![failed],
+        );
+        assert_eq!(e.exit_code(), 3);
+        assert!(!e.ok);
+        let v: serde_json::Value = serde_json::from_str(&e.to_json()).unwrap();
+        assert_eq!(v["location"]["regions"][1], "ap-beijing");
+        assert!(validator.is_valid(&v), "{v}");
+        let ok = env_of(vec![], false).with_locations("zones", vec!["pek3a".into()], vec![]);
+        assert!(ok.ok && ok.exit_code() == 0);
     }
 }

@@ -92,6 +92,44 @@ impl Operation {
     }
 }
 
+/// Several locations at once (SPEC "Several regions or zones at once").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Locations {
+    /// As given, in order, without duplicates (at least two).
+    List(Vec<String>),
+    /// Every location the provider lists for the service.
+    All,
+}
+
+/// `--region`/`--zone`: one value, or with a comma or `all` several locations.
+fn split_locations(v: Option<String>) -> Result<(Option<String>, Option<Locations>), Error> {
+    let Some(v) = non_empty(v) else {
+        return Ok((None, None));
+    };
+    if v.trim() == "all" {
+        return Ok((None, Some(Locations::All)));
+    }
+    if !v.contains(',') {
+        return Ok((Some(v), None));
+    }
+    let mut seen = HashSet::new();
+    let list: Vec<String> = v
+        .split(',')
+        .map(|s| s.trim().to_string())
+        .filter(|s| seen.insert(s.clone()))
+        .collect();
+    if list.iter().any(|s| s.is_empty()) {
+        return Err(Error::usage(format!(
+            "empty location in {}: expected a comma-separated list such as ap-guangzhou,ap-shanghai",
+            quote(&v)
+        )));
+    }
+    Ok(match <[String; 1]>::try_from(list) {
+        Ok([one]) => (Some(one), None),
+        Err(list) => (None, Some(Locations::List(list))),
+    })
+}
+
 /// Everything a run needs, validated.
 #[derive(Debug, Clone)]
 pub struct Plan {
@@ -104,6 +142,10 @@ pub struct Plan {
     pub selectors: Option<Selectors>,
     /// `--region` / `CLOUDSTOP_REGION` (the provider adds its own sources).
     pub region: Option<String>,
+    /// With selectors, several regions (Tencent, Huawei) or zones (QingCloud):
+    /// `--region a,b` or `all`. Then `region`/`zone` is unset and each location runs
+    /// with its own (`Ctx::for_location`).
+    pub locations: Option<Locations>,
     pub zone: Option<String>,
     pub project_id: Option<String>,
     /// QingCloud `job stop`: the cluster the jobs run in.
@@ -244,13 +286,41 @@ impl Plan {
         if profile.trim().is_empty() {
             return Err(Error::usage("--profile must not be empty"));
         }
+        // QingCloud's locations are zones, the others' regions.
+        let (mut region, mut zone) = (non_empty(common.region), non_empty(common.zone));
+        let (one, locations) = if provider == ProviderName::Qingcloud {
+            split_locations(zone.take())?
+        } else {
+            split_locations(region.take())?
+        };
+        if provider == ProviderName::Qingcloud {
+            zone = one;
+        } else {
+            region = one;
+        }
+        if locations.is_some() && selectors.is_none() {
+            let flag = if provider == ProviderName::Qingcloud {
+                "--zone"
+            } else {
+                "--region"
+            };
+            return Err(Error::usage(format!(
+                "with ids, {flag} names exactly one location: several locations (a list or all) need selectors (--tag/--name)"
+            )));
+        }
+        if locations.is_some() && provider == ProviderName::Huawei && common.project_id.is_some() {
+            return Err(Error::usage(
+                "--project-id names the project of one region: with several regions each one's project is looked up from IAM",
+            ));
+        }
         Ok(Plan {
             provider,
             operation,
             ids,
             selectors,
-            region: non_empty(common.region),
-            zone: non_empty(common.zone),
+            region,
+            locations,
+            zone,
             project_id: non_empty(common.project_id),
             cluster_id,
             run_user: non_empty(run_user),

@@ -137,10 +137,17 @@ fn row(r: &ResultItem) -> [String; 4] {
         })
         .unwrap_or_else(|| "-".into());
     [
-        // Selected resources show their name.
-        match &r.name {
-            Some(n) if !n.is_empty() => format!("{} ({n})", r.id),
-            _ => r.id.clone(),
+        // Selected resources show their name; with several locations, where they are
+        // (results come ordered by location, so they read as groups).
+        {
+            let id = match &r.name {
+                Some(n) if !n.is_empty() => format!("{} ({n})", r.id),
+                _ => r.id.clone(),
+            };
+            match r.location.as_ref().and_then(|l| l.values().next()) {
+                Some(place) => format!("{place}  {id}"),
+                None => id,
+            }
         },
         r.status.as_str().to_string(),
         r.provider_job_id.clone().unwrap_or_else(|| "-".into()),
@@ -159,7 +166,14 @@ fn summary(env: &Envelope, paint: Paint) -> String {
     let location: Vec<String> = env
         .location
         .iter()
-        .map(|(k, v)| format!("{k}={v}"))
+        .map(|(k, v)| match v {
+            serde_json::Value::String(s) => format!("{k}={s}"),
+            serde_json::Value::Array(a) => {
+                let all: Vec<&str> = a.iter().filter_map(|x| x.as_str()).collect();
+                format!("{k}={}", all.join(","))
+            }
+            other => format!("{k}={other}"),
+        })
         .collect();
     let location = if location.is_empty() {
         String::new()

@@ -254,7 +254,8 @@ pub struct Transport {
     opts: TransportOptions,
     client: OnceLock<Result<reqwest::Client, String>>,
     in_flight: Semaphore,
-    pacers: Mutex<HashMap<&'static str, Arc<Pacer>>>,
+    /// Keyed by (host, API): each regional host has its own budget (PROVIDERS.md §5).
+    pacers: Mutex<HashMap<(String, &'static str), Arc<Pacer>>>,
     /// Every attempt, redacted, when `-vvv` asks for them in the envelope.
     recorded: Option<Mutex<Vec<RequestRecord>>>,
 }
@@ -293,12 +294,12 @@ impl Transport {
             .map_err(|e| Error::internal(format!("cannot build the HTTP client: {e}")))
     }
 
-    fn pacer(&self, api: &Api) -> Arc<Pacer> {
+    fn pacer(&self, host: &str, api: &Api) -> Arc<Pacer> {
         let rate = self.opts.rate.unwrap_or(api.default_rate);
         self.pacers
             .lock()
             .unwrap()
-            .entry(api.name)
+            .entry((host.to_string(), api.name))
             .or_insert_with(|| Arc::new(Pacer::new(rate)))
             .clone()
     }
@@ -312,7 +313,15 @@ impl Transport {
         mut build: impl FnMut() -> Result<HttpRequest, Error>,
         mut parse: impl FnMut(&RawResponse) -> Result<T, Error>,
     ) -> Result<T, Error> {
-        let pacer = self.pacer(api);
+        // The host the request goes to (built once more, signed afresh, per attempt).
+        let host = reqwest::Url::parse(&build()?.url)
+            .ok()
+            .and_then(|u| {
+                u.host_str()
+                    .map(|h| format!("{h}:{}", u.port_or_known_default().unwrap_or(0)))
+            })
+            .unwrap_or_default();
+        let pacer = self.pacer(&host, api);
         let mut attempt: u32 = 0;
         loop {
             pacer.wait().await;

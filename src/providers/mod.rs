@@ -15,14 +15,16 @@ pub mod select;
 pub mod tencent;
 
 use crate::config::{ConfigFile, Env};
-use crate::envelope::{CredentialsUsed, ErrorInfo, RequestRecord, ResultItem, Selection, Status};
+use crate::envelope::{
+    CredentialsUsed, ErrorInfo, LocationFailed, RequestRecord, ResultItem, Selection, Status,
+};
 use crate::error::{Error, ErrorKind};
 use crate::plan::{Operation, Plan, ProviderName};
 use crate::transport::{HttpRequest, Transport};
 use chrono::{DateTime, Utc};
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
-use std::sync::{Mutex, OnceLock, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use tokio::time::Instant;
 
 /// Provider names that may appear as sections of a profile.
@@ -65,12 +67,7 @@ pub fn validate(plan: &Plan) -> Result<(), Error> {
             },
         )));
     }
-    let flavor = match plan.provider {
-        ProviderName::Tencent => tencent::flavor(plan.operation),
-        ProviderName::Huawei => huawei::flavor(plan.operation),
-        ProviderName::Qingcloud => qingcloud::flavor(plan.operation),
-    };
-    select::validate(plan, flavor)?;
+    select::validate(plan, flavor(plan))?;
     match plan.provider {
         ProviderName::Tencent => tencent::validate(plan),
         ProviderName::Huawei => huawei::validate(plan),
@@ -78,12 +75,79 @@ pub fn validate(plan: &Plan) -> Result<(), Error> {
     }
 }
 
-/// Runs the plan's operation on its provider.
+/// Runs the plan's operation on its provider (on every location, when several were
+/// asked for).
 pub async fn run(ctx: &Ctx) -> Result<(), Error> {
+    if let Some(locations) = &ctx.plan.locations {
+        return several(ctx, locations).await;
+    }
+    run_one(ctx).await
+}
+
+async fn run_one(ctx: &Ctx) -> Result<(), Error> {
     match ctx.plan.provider {
         ProviderName::Tencent => tencent::run(ctx).await,
         ProviderName::Huawei => huawei::run(ctx).await,
         ProviderName::Qingcloud => qingcloud::run(ctx).await,
+    }
+}
+
+/// The selection's flavor of the plan's provider and operation.
+fn flavor(plan: &Plan) -> Option<&'static select::Flavor> {
+    match plan.provider {
+        ProviderName::Tencent => tencent::flavor(plan.operation),
+        ProviderName::Huawei => huawei::flavor(plan.operation),
+        ProviderName::Qingcloud => qingcloud::flavor(plan.operation),
+    }
+}
+
+/// A run over several locations (SPEC "Several regions or zones at once"): each one is
+/// listed and stopped concurrently, with its own context; the listings meet in a
+/// [`select::Gather`] so that `--max-matches` counts across all of them and nothing is
+/// sent before every location is listed. A location that fails as a whole is recorded
+/// in the report (`locations_failed`) without hiding the others.
+async fn several(ctx: &Ctx, locations: &crate::plan::Locations) -> Result<(), Error> {
+    let list =
+        match locations {
+            crate::plan::Locations::List(l) => l.clone(),
+            crate::plan::Locations::All => return Err(Error::usage(
+                "--region all / --zone all is not available yet: name the locations (--region a,b)",
+            )),
+        };
+    let (Some(sel), Some(flavor)) = (&ctx.plan.selectors, flavor(&ctx.plan)) else {
+        return Err(Error::internal("several locations without selectors"));
+    };
+    let key = if ctx.plan.provider == ProviderName::Qingcloud {
+        "zone"
+    } else {
+        "region"
+    };
+    ctx.report.set_locations(key, list.clone());
+    let gather = Arc::new(select::Gather::new(
+        list.len(),
+        flavor,
+        sel.clone(),
+        ctx.plan.ignore_missing,
+        ctx.report.clone(),
+    ));
+    let subs: Vec<Ctx> = list
+        .iter()
+        .map(|l| ctx.for_location(l, gather.clone()))
+        .collect();
+    futures_util::future::join_all(subs.iter().map(|sub| async move {
+        let outcome = run_one(sub).await;
+        let (place, gather) = sub.place().expect("a location's context");
+        // A location that failed before listing still counts as arrived.
+        gather.arrive(place, None);
+        if let Err(e) = outcome {
+            tracing::warn!("{key} {place} failed: {}", e.message);
+            ctx.report.location_failed(place, &e);
+        }
+    }))
+    .await;
+    match gather.decision_error() {
+        Some(e) => Err(e),
+        None => Ok(()),
     }
 }
 
@@ -126,6 +190,17 @@ pub struct Report {
     /// Selected resources: id → (name, state before), added to their results.
     details: Mutex<HashMap<String, (Option<String>, String)>>,
     selection: Mutex<Option<Selection>>,
+    /// Several locations: `region`/`zone`, those tried, those failed, and where each
+    /// selected id is.
+    places: Mutex<Option<Places>>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Places {
+    key: &'static str,
+    tried: Vec<String>,
+    failed: Vec<LocationFailed>,
+    of: HashMap<String, String>,
 }
 
 #[derive(Default)]
@@ -157,7 +232,52 @@ impl Report {
             shown: Mutex::new(Vec::new()),
             details: Mutex::new(HashMap::new()),
             selection: Mutex::new(None),
+            places: Mutex::new(None),
         }
+    }
+
+    /// A run over several locations: `key` is `region` or `zone`.
+    pub fn set_locations(&self, key: &'static str, tried: Vec<String>) {
+        *self.places.lock().unwrap() = Some(Places {
+            key,
+            tried,
+            ..Places::default()
+        });
+    }
+
+    /// Where each selected id is (several locations).
+    pub fn set_places(&self, of: impl IntoIterator<Item = (String, String)>) {
+        if let Some(p) = self.places.lock().unwrap().as_mut() {
+            p.of.extend(of);
+        }
+    }
+
+    /// A location that failed as a whole.
+    pub fn location_failed(&self, location: &str, e: &Error) {
+        if let Some(p) = self.places.lock().unwrap().as_mut() {
+            if p.failed
+                .iter()
+                .any(|f| f.location.values().any(|v| v == location))
+            {
+                return;
+            }
+            p.failed.push(LocationFailed {
+                location: BTreeMap::from([(p.key.to_string(), location.to_string())]),
+                error: e.into(),
+            });
+        }
+    }
+
+    /// Several locations: (`regions`/`zones`, those tried, those failed in order).
+    pub fn locations(&self) -> Option<(String, Vec<String>, Vec<LocationFailed>)> {
+        let p = self.places.lock().unwrap().clone()?;
+        let mut failed = p.failed;
+        failed.sort_by_key(|f| {
+            p.tried
+                .iter()
+                .position(|t| f.location.values().any(|v| v == t))
+        });
+        Some((format!("{}s", p.key), p.tried, failed))
     }
 
     /// Takes the ids the selectors matched, in their order, with each one's name and
@@ -268,6 +388,7 @@ impl Report {
         let order = self.order.read().unwrap();
         let slots = self.slots.lock().unwrap();
         let details = self.details.lock().unwrap();
+        let places = self.places.lock().unwrap();
         order
             .ids
             .iter()
@@ -281,6 +402,11 @@ impl Report {
                 if let Some((name, state)) = details.get(&item.id) {
                     item.name = name.clone();
                     item.state_before = Some(state.clone());
+                }
+                if let Some(p) = places.as_ref() {
+                    if let Some(place) = p.of.get(&item.id) {
+                        item.location = Some(BTreeMap::from([(p.key.to_string(), place.clone())]));
+                    }
                 }
                 item
             })
@@ -305,13 +431,18 @@ pub struct Ctx {
     pub plan: Plan,
     pub env: Env,
     pub clock: Clock,
-    pub transport: Transport,
-    pub report: Report,
+    /// Shared by every location of a run over several (pacing is per host and action).
+    pub transport: Arc<Transport>,
+    /// Shared by every location of a run over several.
+    pub report: Arc<Report>,
     config: OnceLock<Result<ConfigFile, Error>>,
     /// Set when credentials are rejected: nothing more is sent with them.
     abort: OnceLock<Error>,
     /// What `--tag`/`--name` left to stop (see [`Ctx::ids`]).
     selected: OnceLock<select::Selected>,
+    /// In a run over several locations: this one, and where every location's listing
+    /// meets before anything is decided.
+    place: Option<(String, Arc<select::Gather>)>,
 }
 
 impl Ctx {
@@ -325,12 +456,41 @@ impl Ctx {
             clock: Clock::from_env(&env),
             plan,
             env,
-            transport,
-            report,
+            transport: Arc::new(transport),
+            report: Arc::new(report),
             config: OnceLock::new(),
             abort: OnceLock::new(),
             selected: OnceLock::new(),
+            place: None,
         }
+    }
+
+    /// The context of one location of a run over several: the plan names only that
+    /// region or zone; transport and report are shared.
+    pub fn for_location(&self, location: &str, gather: Arc<select::Gather>) -> Ctx {
+        let mut plan = self.plan.clone();
+        plan.locations = None;
+        if plan.provider == ProviderName::Qingcloud {
+            plan.zone = Some(location.to_string());
+        } else {
+            plan.region = Some(location.to_string());
+        }
+        Ctx {
+            plan,
+            env: self.env.clone(),
+            clock: self.clock,
+            transport: self.transport.clone(),
+            report: self.report.clone(),
+            config: OnceLock::new(),
+            abort: OnceLock::new(),
+            selected: OnceLock::new(),
+            place: Some((location.to_string(), gather)),
+        }
+    }
+
+    /// In a run over several locations: this context's location and the meeting point.
+    pub fn place(&self) -> Option<(&str, &select::Gather)> {
+        self.place.as_ref().map(|(l, g)| (l.as_str(), g.as_ref()))
     }
 
     /// The ids the stop path acts on: the plan's, or with selectors those the

@@ -375,11 +375,12 @@ pub struct Selected {
     pub groups: std::collections::HashMap<String, String>,
 }
 
-/// Resolves the selectors: `listing` reads every page of every location; the matches
+/// Resolves the selectors: `listing` reads every page of this location; the matches
 /// are checked, ordered and capped, and those needing nothing sent get their result.
 /// Returns whether anything is left to stop (then `ctx.ids()` names it).
 ///
-/// - Never acts while paging: `listing` finishes before anything is decided.
+/// - Never acts while paging: `listing` finishes before anything is decided, and in a
+///   run over several locations every location's listing does ([`Gather`]).
 /// - A listing failure is returned as is (its own exit code), never "nothing matched".
 /// - `--dry-run` lists for real, so it needs the user's credentials.
 pub async fn select(
@@ -398,13 +399,47 @@ pub async fn select(
             flavor.noun
         )));
     }
-    let listed = listing.await?;
+    let matched = match ctx.place() {
+        None => decide(
+            &ctx.report,
+            sel,
+            flavor,
+            ctx.plan.ignore_missing,
+            listing.await?,
+        )?,
+        Some((place, gather)) => {
+            match listing.await {
+                Ok(listed) => gather.arrive(place, Some(listed)),
+                Err(e) => {
+                    gather.arrive(place, None);
+                    return Err(e);
+                }
+            }
+            match gather.outcome(place).await {
+                Some(mine) => mine,
+                // Refused or nothing matched as a whole: the run's top-level error says so.
+                None => return Ok(false),
+            }
+        }
+    };
+    Ok(apply(ctx, flavor, matched))
+}
+
+/// Checks every selector on `listed`, drops duplicates, orders by (location, id),
+/// records `selection` and applies `--max-matches` and "nothing matched".
+fn decide(
+    report: &crate::providers::Report,
+    sel: &Selectors,
+    flavor: &Flavor,
+    ignore_missing: bool,
+    listed: Vec<Listed>,
+) -> Result<Vec<Listed>, Error> {
     let total = listed.len();
     let mut seen = HashSet::new();
     let mut matched: Vec<Listed> = listed
         .into_iter()
         .filter(|r| matches(sel, flavor, r))
-        .filter(|r| seen.insert(r.id.clone()))
+        .filter(|r| seen.insert((r.location.clone(), r.id.clone())))
         .collect();
     matched.sort_by(|a, b| (&a.location, &a.id).cmp(&(&b.location, &b.id)));
     tracing::info!("{} listed, {} matched the selectors", total, matched.len());
@@ -413,7 +448,7 @@ pub async fn select(
         Tags::Names => sel.summary_as_names(ids.clone()),
         _ => sel.summary(ids.clone()),
     };
-    ctx.report.set_selection(summary);
+    report.set_selection(summary);
     if matched.len() > sel.max_matches {
         return Err(Error::usage(format!(
             "the selectors match {} {}s, more than --max-matches {}: pass --max-matches {} to stop them all \
@@ -424,10 +459,7 @@ pub async fn select(
             matched.len()
         )));
     }
-    if matched.is_empty() {
-        if ctx.plan.ignore_missing {
-            return Ok(false);
-        }
+    if matched.is_empty() && !ignore_missing {
         return Err(Error::new(
             ErrorKind::NotFound,
             format!(
@@ -436,13 +468,19 @@ pub async fn select(
             ),
         ));
     }
-
-    ctx.report.adopt(
+    report.adopt(
         &ids,
         matched
             .iter()
             .map(|r| (r.id.clone(), (r.name.clone(), r.state.clone()))),
     );
+    report.set_places(matched.iter().map(|r| (r.id.clone(), r.location.clone())));
+    Ok(matched)
+}
+
+/// Records `already_stopped`/`stopping` for the matches that need nothing sent and
+/// hands the rest to the stop path; whether anything is left to stop.
+fn apply(ctx: &Ctx, flavor: &Flavor, matched: Vec<Listed>) -> bool {
     let mut chosen = Selected::default();
     for r in matched {
         if flavor.done.contains(&r.state.as_str()) {
@@ -459,7 +497,108 @@ pub async fn select(
     }
     let any = !chosen.ids.is_empty();
     ctx.set_selected(chosen);
-    Ok(any)
+    any
+}
+
+/// Where the listings of a run over several locations meet: once every location has
+/// listed (or failed), the matches of all of them are checked together — so
+/// `--max-matches` counts across locations and nothing is sent while any location is
+/// still paging — and each location gets its own share.
+pub struct Gather {
+    expected: usize,
+    flavor: &'static Flavor,
+    sel: Selectors,
+    ignore_missing: bool,
+    report: std::sync::Arc<crate::providers::Report>,
+    state: std::sync::Mutex<Gathered>,
+    ready: tokio::sync::watch::Sender<bool>,
+}
+
+#[derive(Default)]
+struct Gathered {
+    arrived: HashSet<String>,
+    /// Locations that failed before or while listing.
+    failed: usize,
+    listed: Vec<Listed>,
+    /// `Err`: refused or nothing matched, for the run as a whole.
+    decision: Option<Result<std::collections::HashMap<String, Vec<Listed>>, Error>>,
+}
+
+impl Gather {
+    pub fn new(
+        expected: usize,
+        flavor: &'static Flavor,
+        sel: Selectors,
+        ignore_missing: bool,
+        report: std::sync::Arc<crate::providers::Report>,
+    ) -> Gather {
+        Gather {
+            expected,
+            flavor,
+            sel,
+            ignore_missing,
+            report,
+            state: Default::default(),
+            ready: tokio::sync::watch::Sender::new(false),
+        }
+    }
+
+    /// `location` has listed (`None`: it failed, or ended before listing). The last
+    /// one to arrive decides for all. Arriving twice changes nothing.
+    pub fn arrive(&self, location: &str, listed: Option<Vec<Listed>>) {
+        let mut st = self.state.lock().unwrap();
+        if !st.arrived.insert(location.to_string()) {
+            return;
+        }
+        match listed {
+            Some(l) => st.listed.extend(l),
+            None => st.failed += 1,
+        }
+        if st.arrived.len() < self.expected {
+            return;
+        }
+        let all = std::mem::take(&mut st.listed);
+        // Nothing found where some location could not be listed is not "nothing
+        // matched": the failed locations' errors speak for the run.
+        let decision = decide(
+            &self.report,
+            &self.sel,
+            self.flavor,
+            self.ignore_missing || st.failed > 0,
+            all,
+        )
+        .map(|matched| {
+            let mut by_place: std::collections::HashMap<String, Vec<Listed>> = Default::default();
+            for r in matched {
+                by_place.entry(r.location.clone()).or_default().push(r);
+            }
+            by_place
+        });
+        st.decision = Some(decision);
+        drop(st);
+        self.ready.send_replace(true);
+    }
+
+    /// Waits for the decision; this location's matches, or `None` when the run as a
+    /// whole was refused or matched nothing.
+    pub async fn outcome(&self, location: &str) -> Option<Vec<Listed>> {
+        let mut rx = self.ready.subscribe();
+        let _ = rx.wait_for(|ready| *ready).await;
+        let st = self.state.lock().unwrap();
+        match st.decision.as_ref()? {
+            Ok(by_place) => Some(by_place.get(location).cloned().unwrap_or_default()),
+            Err(_) => None,
+        }
+    }
+
+    /// The run's error when the matches of all locations were refused (`--max-matches`)
+    /// or none matched.
+    pub fn decision_error(&self) -> Option<Error> {
+        match self.state.lock().unwrap().decision.as_ref()? {
+            Err(e) => Some(e.clone()),
+            Ok(_) => None,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -205,6 +205,8 @@ impl Huawei {
             ]
         };
         let project_id = match candidates.into_iter().find_map(|(v, s)| v.map(|v| (v, s))) {
+            // A project id belongs to one region: with several, each is looked up.
+            Some(_) if ctx.place().is_some() => None,
             Some((p, source)) => {
                 check_project_id(p, source)?;
                 ctx.report.set_location("project_id", p);

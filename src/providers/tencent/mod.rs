@@ -270,6 +270,14 @@ or tccli's ~/.tccli/{tccli_profile}.credential",
     ) -> Result<HttpRequest, Error> {
         let base = match &self.endpoint {
             Some(e) => base_url(e, DEFAULT_EXAMPLE)?,
+            // One of several regions: its own gateway, with its own rate budget
+            // (the region-less host shares one bucket across regions; PROVIDERS.md §5).
+            None if ctx.place().is_some() => {
+                format!(
+                    "https://{}.{}.tencentcloudapi.com",
+                    service.name, self.region
+                )
+            }
             None => format!("https://{}.tencentcloudapi.com", service.name),
         };
         let url = format!("{base}/");
