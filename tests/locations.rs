@@ -341,3 +341,77 @@ fn ids_with_several_locations_are_usage_errors() {
         assert_eq!(r.json()["error"]["kind"], "usage");
     }
 }
+
+/// `--region all`: the regions the region service lists as AVAILABLE for CVM.
+#[tokio::test(flavor = "multi_thread")]
+async fn region_all_lists_the_available_regions_first() {
+    let server = MockServer::start().await;
+    Mock::given(header("X-TC-Action", "DescribeRegions"))
+        .and(wiremock::matchers::body_json(json!({"Product": "cvm"})))
+        .respond_with(tc_ok(json!({"RegionSet": [
+            {"Region": "ap-shanghai", "RegionName": "Shanghai", "RegionState": "AVAILABLE"},
+            {"Region": "ap-guangzhou", "RegionName": "Guangzhou", "RegionState": "AVAILABLE"},
+            {"Region": "ap-closed", "RegionName": "Closed", "RegionState": "UNAVAILABLE"},
+        ], "TotalCount": 3})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    list_in(
+        &server,
+        "ap-guangzhou",
+        vec![cvm("ins-gz000001", "RUNNING")],
+    )
+    .await;
+    list_in(&server, "ap-shanghai", vec![]).await;
+    Mock::given(header("X-TC-Action", "StopInstances"))
+        .and(header("X-TC-Region", "ap-guangzhou"))
+        .respond_with(tc_ok(json!({})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let r = tc_run(&server.uri(), "all", &[]).await;
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let v = r.json();
+    assert_eq!(
+        v["location"],
+        json!({"regions": ["ap-guangzhou", "ap-shanghai"]})
+    );
+    assert_eq!(v["results"][0]["id"], "ins-gz000001");
+    assert_eq!(
+        v["results"][0]["location"],
+        json!({"region": "ap-guangzhou"})
+    );
+}
+
+#[test]
+fn region_all_is_not_yet_offered_for_huawei_and_qingcloud() {
+    for args in [
+        &[
+            "server", "stop", "-p", "huawei", "--region", "all", "--tag", "a=b",
+        ][..],
+        &[
+            "server",
+            "stop",
+            "-p",
+            "qingcloud",
+            "--zone",
+            "all",
+            "--tag",
+            "a",
+        ][..],
+    ] {
+        let r = Sandbox::new()
+            .env("HUAWEICLOUD_SDK_AK", "AK")
+            .env("HUAWEICLOUD_SDK_SK", "SK")
+            .env("QINGCLOUD_ACCESS_KEY_ID", "AK")
+            .env("QINGCLOUD_SECRET_ACCESS_KEY", "SK")
+            .env("CLOUDSTOP_HUAWEI_ENDPOINT", &common::refused_url())
+            .env("CLOUDSTOP_QINGCLOUD_IAAS_ENDPOINT", &common::refused_url())
+            .run(args);
+        assert_eq!(r.code, 2, "{args:?}: {}\n{}", r.stdout, r.stderr);
+        assert!(r.json()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("not available yet"));
+    }
+}

@@ -107,13 +107,29 @@ fn flavor(plan: &Plan) -> Option<&'static select::Flavor> {
 /// sent before every location is listed. A location that fails as a whole is recorded
 /// in the report (`locations_failed`) without hiding the others.
 async fn several(ctx: &Ctx, locations: &crate::plan::Locations) -> Result<(), Error> {
-    let list =
-        match locations {
-            crate::plan::Locations::List(l) => l.clone(),
-            crate::plan::Locations::All => return Err(Error::usage(
-                "--region all / --zone all is not available yet: name the locations (--region a,b)",
-            )),
-        };
+    let list = match locations {
+        crate::plan::Locations::List(l) => l.clone(),
+        crate::plan::Locations::All => match ctx.plan.provider {
+            ProviderName::Tencent => tencent::all_regions(ctx).await?,
+            p => {
+                let flag = if p == ProviderName::Qingcloud {
+                    "--zone"
+                } else {
+                    "--region"
+                };
+                return Err(Error::usage(format!(
+                    "{flag} all is not available yet for {}: name the locations ({flag} a,b)",
+                    p.as_str()
+                )));
+            }
+        },
+    };
+    if list.is_empty() {
+        return Err(Error::new(
+            ErrorKind::Provider,
+            "the provider lists no location for this service",
+        ));
+    }
     let (Some(sel), Some(flavor)) = (&ctx.plan.selectors, flavor(&ctx.plan)) else {
         return Err(Error::internal("several locations without selectors"));
     };
@@ -485,6 +501,26 @@ impl Ctx {
             abort: OnceLock::new(),
             selected: OnceLock::new(),
             place: Some((location.to_string(), gather)),
+        }
+    }
+
+    /// A context for a lookup before a run over several locations (the list of
+    /// regions): the plan names `location` as its one region, transport and report
+    /// are shared, and it belongs to no location.
+    pub fn for_lookup(&self, location: &str) -> Ctx {
+        let mut plan = self.plan.clone();
+        plan.locations = None;
+        plan.region = Some(location.to_string());
+        Ctx {
+            plan,
+            env: self.env.clone(),
+            clock: self.clock,
+            transport: self.transport.clone(),
+            report: self.report.clone(),
+            config: OnceLock::new(),
+            abort: OnceLock::new(),
+            selected: OnceLock::new(),
+            place: None,
         }
     }
 

@@ -536,6 +536,74 @@ mod tests {
     }
 }
 
+/// The region service (PROVIDERS.md §5): `DescribeRegions` per product.
+pub const REGION: Service = Service {
+    name: "region",
+    version: "2022-06-27",
+};
+
+/// A read, 50/s.
+const DESCRIBE_REGIONS: crate::transport::Api = crate::transport::Api {
+    name: "tencent.region.DescribeRegions",
+    default_rate: 50.0,
+    safety: crate::transport::RetrySafety::Repeatable,
+};
+
+/// `--region all`: the regions where the product (`cvm` for servers, `batch` for
+/// jobs) is `AVAILABLE`, from the region service's `DescribeRegions` (not CVM's own,
+/// frozen one). `X-TC-Region` is optional there; the configured region, else
+/// ap-guangzhou, is sent. Listing needs real credentials (also with `--dry-run`).
+pub async fn all_regions(ctx: &Ctx) -> Result<Vec<String>, Error> {
+    #[derive(Deserialize)]
+    struct Regions {
+        #[serde(rename = "RegionSet", default)]
+        set: Vec<RegionInfo>,
+    }
+    #[derive(Deserialize)]
+    struct RegionInfo {
+        #[serde(rename = "Region")]
+        region: String,
+        #[serde(rename = "RegionState", default)]
+        state: Option<String>,
+    }
+    let home = ctx
+        .env
+        .get("TENCENTCLOUD_REGION")
+        .unwrap_or("ap-guangzhou")
+        .to_string();
+    let lookup = ctx.for_lookup(&home);
+    let tc = Tencent::resolve(&lookup)?;
+    if tc.credentials_used() == CredentialsUsed::Placeholder {
+        return Err(Error::config(
+            "--region all lists the provider's regions, which needs credentials, and none were found; nothing was sent",
+        ));
+    }
+    let product = match ctx.plan.operation {
+        Operation::JobStop => "batch",
+        _ => "cvm",
+    };
+    let body = serde_json::json!({ "Product": product }).to_string();
+    let a = ctx
+        .transport
+        .send(
+            &DESCRIBE_REGIONS,
+            || tc.request(&lookup, REGION, "DescribeRegions", body.clone()),
+            |raw| parse_answer::<Regions>(raw, classify_list),
+        )
+        .await?;
+    let mut regions: Vec<String> = a
+        .data
+        .set
+        .into_iter()
+        .filter(|r| r.state.as_deref().is_none_or(|s| s == "AVAILABLE"))
+        .map(|r| r.region)
+        .collect();
+    regions.sort();
+    regions.dedup();
+    tracing::info!("--region all: {} regions offer {product}", regions.len());
+    Ok(regions)
+}
+
 /// Page size of the Describe* list calls (`Limit` ≤ 100).
 const LIST_LIMIT: usize = 100;
 /// `Filters` bounds (PROVIDERS.md §4a): the rest is checked on our side only.
