@@ -6,10 +6,11 @@ APIs' success shapes; it does not verify signatures (that is the tests' job).
   POST /v1/<p>/cloudservers/action   Huawei BatchStopServers
   GET  /v3/projects Huawei IAM project lookup
   GET  /v1/<p>/cloudservers/detail   Huawei ListServersDetails: LIST_TOTAL servers in pages of
-                    `limit`, `offset` = page number; every 2000th carries tag env=bench;
-                    each page answered after `list_delay_ms`
+                    `limit`, `offset` = page number; every `bench_every`th of `list_total`
+                    carries tag env=bench; answered (like BatchStopServers) after `latency_ms`
   GET  /__stats     request log: [[t, action, throttled], ...]
-  POST /__config    {"throttle_per_second": N or null}; also resets the log
+  POST /__config    {"throttle_per_second": N or null, "latency_ms", "list_total", "bench_every"};
+                    also resets the log
 """
 import json, sys, threading, time, uuid
 from collections import deque
@@ -18,23 +19,23 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 LOCK = threading.Lock()
 LOG = []
 WINDOW = deque()
-CONFIG = {"throttle_per_second": None, "list_delay_ms": 0}
-LIST_TOTAL = 10000
+CONFIG = {"throttle_per_second": None, "latency_ms": 0, "list_total": 10000, "bench_every": 2000}
 PAGES = {}
 
 
 def servers_page(page, limit):
     """One ListServersDetails page, built once and kept (the mock's own cost stays out of
     the measurement)."""
-    key = (page, limit)
+    total, every = CONFIG["list_total"], CONFIG["bench_every"]
+    key = (page, limit, total, every)
     if key not in PAGES:
         start = (page - 1) * limit
         servers = []
-        for i in range(start, min(start + limit, LIST_TOTAL)):
-            tags = ["env=bench" if i % 2000 == 1999 else "env=other", f"owner=team{i % 7}"]
+        for i in range(start, min(start + limit, total)):
+            tags = ["env=bench" if i % every == every - 1 else "env=other", f"owner=team{i % 7}"]
             servers.append({"id": f"616fb98f-46ca-475e-917e-{i:012x}", "name": f"bench-{i}", "status": "ACTIVE",
                             "OS-EXT-STS:task_state": None, "tags": tags})
-        PAGES[key] = json.dumps({"count": LIST_TOTAL, "servers": servers}).encode()
+        PAGES[key] = json.dumps({"count": total, "servers": servers}).encode()
     return PAGES[key]
 
 
@@ -66,7 +67,7 @@ class Handler(BaseHTTPRequestHandler):
             page = max(int(q.get("offset", ["1"])[0]), 1)
             limit = int(q.get("limit", ["25"])[0])
             body = servers_page(page, limit)
-            time.sleep((CONFIG.get("list_delay_ms") or 0) / 1000)
+            time.sleep((CONFIG.get("latency_ms") or 0) / 1000)
             with LOCK:
                 LOG.append([time.time(), "ListServersDetails", False])
             self.send_response(200)
@@ -88,6 +89,7 @@ class Handler(BaseHTTPRequestHandler):
                 WINDOW.clear()
             return self.reply(200, CONFIG)
         if self.path.endswith("/cloudservers/action"):
+            time.sleep((CONFIG.get("latency_ms") or 0) / 1000)
             with LOCK:
                 LOG.append([time.time(), "BatchStopServers", False])
             return self.reply(200, {"job_id": uuid.uuid4().hex})

@@ -415,3 +415,75 @@ fn region_all_is_not_yet_offered_for_huawei_and_qingcloud() {
             .contains("not available yet"));
     }
 }
+
+/// Huawei: each region at its own ECS host (the SDK's HUAWEICLOUD_SDK_REGION_ECS_*),
+/// each with its own project looked up from IAM.
+#[tokio::test(flavor = "multi_thread")]
+async fn huawei_regions_each_at_their_own_host_and_project() {
+    let iam = MockServer::start().await;
+    let projects = [
+        ("cn-north-4", "0a1b2c3d4e5f60718293a4b5c6d7e8f9"),
+        ("cn-east-3", "ffffffffffffffffffffffffffff0001"),
+    ];
+    let mut sb = Sandbox::new()
+        .env("HUAWEICLOUD_SDK_AK", "AKLOCATIONSHW01")
+        .env("HUAWEICLOUD_SDK_SK", "hw-locations-secret")
+        .env("HUAWEICLOUD_SDK_IAM_ENDPOINT", &iam.uri());
+    let mut ecs = Vec::new();
+    for (i, (region, pid)) in projects.iter().enumerate() {
+        Mock::given(wiremock::matchers::path("/v3/projects"))
+            .and(query_param("name", *region))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .set_body_json(json!({"projects": [{"id": pid, "name": region}]})),
+            )
+            .expect(1)
+            .mount(&iam)
+            .await;
+        let server = MockServer::start().await;
+        let id = format!("616fb98f-46ca-475e-917e-00000000000{i}");
+        Mock::given(wiremock::matchers::path(format!(
+            "/v1/{pid}/cloudservers/detail"
+        )))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"count": 1, "servers": [
+                {"id": id, "name": "dev-1", "status": "ACTIVE", "tags": ["env=dev"]}]})),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+        Mock::given(wiremock::matchers::path(format!(
+            "/v1/{pid}/cloudservers/action"
+        )))
+        .and(wiremock::matchers::body_partial_json(
+            json!({"os-stop": {"servers": [{"id": id}]}}),
+        ))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"job_id": "j"})))
+        .expect(1)
+        .mount(&server)
+        .await;
+        let var = format!(
+            "HUAWEICLOUD_SDK_REGION_ECS_{}",
+            region.to_uppercase().replace('-', "_")
+        );
+        sb = sb.env(&var, &server.uri());
+        ecs.push(server);
+    }
+    let r = sb
+        .run_async(&strs(&[
+            "server",
+            "stop",
+            "-p",
+            "huawei",
+            "--region",
+            "cn-north-4,cn-east-3",
+            "--tag",
+            "env=dev",
+        ]))
+        .await;
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let v = r.json();
+    assert_eq!(v["results"].as_array().unwrap().len(), 2);
+    assert_eq!(v["results"][0]["location"], json!({"region": "cn-east-3"}));
+    assert_eq!(v["results"][1]["location"], json!({"region": "cn-north-4"}));
+}

@@ -220,7 +220,17 @@ impl Huawei {
             .clone()
             .or_else(|| env.get("CLOUDSTOP_HUAWEI_ENDPOINT").map(str::to_string))
             .or_else(|| section.get("endpoint").map(str::to_string));
-        let ecs_base = match &endpoint {
+        // The SDK's per-region override (HUAWEICLOUD_SDK_REGION_ECS_CN_NORTH_4) comes
+        // after the explicit ones: it names one region, so a run over several regions
+        // can reach each at its own host.
+        let sdk_region_var = format!(
+            "HUAWEICLOUD_SDK_REGION_ECS_{}",
+            region.to_ascii_uppercase().replace('-', "_")
+        );
+        let ecs_base = match endpoint
+            .as_deref()
+            .or(env.get(&sdk_region_var).filter(|v| !v.is_empty()))
+        {
             Some(e) => base_url(e, "https://ecs.cn-north-4.myhuaweicloud.com")?,
             None => format!("https://ecs.{region}.myhuaweicloud.com"),
         };
