@@ -1,14 +1,16 @@
-//! One run: parse, plan, confirm, execute (interruptible), print the envelope, and
+//! One run: parse, listen for signals, read `--ids-from -`, plan, refuse a delete that
+//! nobody can confirm, execute (the provider asks for confirmation before its first
+//! request; Ctrl-C and SIGTERM end any step with the envelope), print the envelope, and
 //! return the exit code the envelope asks for.
 
 use crate::cli::{Cli, Command, OutputFormat};
 use crate::config::Env;
 use crate::envelope::{exit, Envelope, ErrorInfo};
 use crate::error::{Error, ErrorKind};
-use crate::plan::{self, Operation, Plan};
+use crate::plan::{self, Plan};
 use crate::providers::{self, Ctx};
 use clap::Parser;
-use std::io::{IsTerminal, Write};
+use std::io::{IsTerminal, Read, Write};
 use std::time::Instant;
 
 pub fn main() -> u8 {
@@ -28,8 +30,9 @@ pub fn main() -> u8 {
     }
 }
 
-/// Logs go to stderr; only cloudstop's own events, which never carry secrets.
-fn init_logging(verbose: u8, quiet: bool) {
+/// Logs go to stderr, above the progress bar while one is shown; only cloudstop's own
+/// events, which never carry secrets. Colour as for the text table (`NO_COLOR`).
+fn init_logging(verbose: u8, quiet: bool, env: &Env) {
     use tracing_subscriber::filter::{LevelFilter, Targets};
     use tracing_subscriber::prelude::*;
     let level = match (quiet, verbose) {
@@ -39,11 +42,9 @@ fn init_logging(verbose: u8, quiet: bool) {
         (false, 2) => LevelFilter::DEBUG,
         _ => LevelFilter::TRACE,
     };
-    let ansi = std::io::stderr().is_terminal()
-        && std::env::var_os("NO_COLOR").is_none()
-        && std::env::var("TERM").map_or(true, |t| t != "dumb");
+    let ansi = crate::render::color_wanted(std::io::stderr().is_terminal(), env);
     let fmt = tracing_subscriber::fmt::layer()
-        .with_writer(std::io::stderr)
+        .with_writer(crate::render::LogWriter)
         .with_ansi(ansi)
         .with_target(false);
     let _ = tracing_subscriber::registry()
@@ -58,10 +59,11 @@ fn run_operation(cmd: Command) -> u8 {
     let ignore_missing = common.ignore_missing;
     let dry_run = common.dry_run;
     let quiet = common.quiet;
-    init_logging(common.verbose, common.quiet);
+    let ids_from_stdin = common.ids_from.as_deref() == Some(std::path::Path::new("-"));
     let env = Env::from_process();
+    init_logging(common.verbose, common.quiet, &env);
 
-    let failed_early = |e: Error| {
+    let failed_early = |e: Error, code: Option<u8>| {
         let envelope = Envelope::build(
             provider.as_str(),
             operation.as_str(),
@@ -74,30 +76,80 @@ fn run_operation(cmd: Command) -> u8 {
             start.elapsed().as_millis() as u64,
         );
         print(&envelope, output);
-        envelope.exit_code()
+        code.unwrap_or_else(|| envelope.exit_code())
     };
 
-    let plan = match Plan::build(cmd, &env, &mut std::io::stdin().lock())
-        .and_then(|p| providers::validate(&p).map(|()| p))
-        .and_then(|p| confirm(&p).map(|()| p))
-    {
-        Ok(p) => p,
-        Err(e) => return failed_early(e),
-    };
-
+    // The runtime and the signal handlers come first: Ctrl-C and SIGTERM are answered
+    // with the envelope from here on, while stdin is read and at the prompt too.
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {
         Ok(rt) => rt,
-        Err(e) => return failed_early(Error::internal(format!("cannot start the runtime: {e}"))),
+        Err(e) => {
+            return failed_early(
+                Error::internal(format!("cannot start the runtime: {e}")),
+                None,
+            )
+        }
     };
-    let ctx = Ctx::new(plan, env);
+    let mut signals = {
+        let _entered = rt.enter();
+        Signals::new()
+    };
+
+    // `--ids-from -`: stdin is read whole here, off the runtime, and released before
+    // anything else (the prompt) reads it again.
+    let stdin_ids = if ids_from_stdin {
+        let read = rt.block_on(async {
+            tokio::select! {
+                r = providers::off_runtime(read_stdin) => Some(r),
+                signal = signals.recv() => {
+                    tracing::warn!("interrupted by {signal} while reading --ids-from -");
+                    None
+                }
+            }
+        });
+        match read {
+            Some(Ok(Ok(bytes))) => bytes,
+            Some(Ok(Err(e))) => {
+                return failed_early(
+                    Error::usage(format!("cannot read --ids-from - (stdin): {e}")),
+                    None,
+                )
+            }
+            Some(Err(e)) => return failed_early(e, None),
+            None => return failed_early(interrupted_error(), Some(exit::INTERRUPTED)),
+        }
+    } else {
+        Vec::new()
+    };
+
+    let stdin_is_terminal = std::io::stdin().is_terminal();
+    let plan = match Plan::build(cmd, &env, &mut stdin_ids.as_slice())
+        .and_then(|p| providers::validate(&p).map(|()| p))
+    {
+        Ok(p) => p,
+        Err(e) => return failed_early(e, None),
+    };
+    // Nobody to ask: refused before any settings are resolved or anything is sent. On a
+    // terminal the provider asks once its settings are known (Ctx::confirm_destruction).
+    if providers::needs_confirmation(&plan) && !stdin_is_terminal {
+        return failed_early(providers::confirmation_refused(), None);
+    }
+
+    let ctx = Ctx::new(plan, env).interactive(stdin_is_terminal);
     let progress = crate::render::Progress::new(&ctx, std::io::stderr().is_terminal(), quiet);
     let outcome = rt.block_on(async {
         tokio::select! {
             r = providers::run(&ctx) => Some(r),
-            signal = interrupted() => {
+            signal = signals.recv() => {
+                // The bar goes first, so that nothing is left of it on the screen.
+                progress.finish();
+                if !ctx.cleared_to_send() {
+                    // Interrupted at the prompt: the answer's line was never ended.
+                    let _ = writeln!(std::io::stderr());
+                }
                 tracing::warn!("interrupted by {signal}: printing what is known");
                 None
             }
@@ -114,8 +166,7 @@ fn run_operation(cmd: Command) -> u8 {
         ),
         Some(Err(e)) => (Some(e), None, None),
         None => {
-            let e = Error::new(ErrorKind::Internal, "interrupted before this finished")
-                .with_code("interrupted");
+            let e = interrupted_error();
             (Some(e.clone()), Some(e), Some(exit::INTERRUPTED))
         }
     };
@@ -146,6 +197,17 @@ fn run_operation(cmd: Command) -> u8 {
     code_override.unwrap_or_else(|| envelope.exit_code())
 }
 
+fn interrupted_error() -> Error {
+    Error::new(ErrorKind::Internal, "interrupted before this finished").with_code("interrupted")
+}
+
+/// All of stdin, for `--ids-from -`.
+fn read_stdin() -> std::io::Result<Vec<u8>> {
+    let mut buf = Vec::new();
+    std::io::stdin().lock().read_to_end(&mut buf)?;
+    Ok(buf)
+}
+
 /// When no call got through at all (every result failed on the network), the command
 /// failed as a whole: the top-level error says so too (SPEC "network before any result").
 fn unreachable_provider(results: &[crate::envelope::ResultItem]) -> Option<ErrorInfo> {
@@ -159,61 +221,55 @@ fn unreachable_provider(results: &[crate::envelope::ResultItem]) -> Option<Error
     all_network.then_some(first)
 }
 
-/// SIGINT (Ctrl-C) or, on Unix, SIGTERM (CI runners cancelling a job).
-async fn interrupted() -> &'static str {
+/// SIGINT (Ctrl-C) and, on Unix, SIGTERM (CI runners cancelling a job), listened to
+/// from the start of a run to its end: registering replaces the default action
+/// (ending the process at once) with a note that [`Signals::recv`] returns.
+struct Signals {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        let mut term = match signal(SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-                return "SIGINT";
-            }
-        };
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => "SIGINT",
-            _ = term.recv() => "SIGTERM",
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-        "Ctrl-C"
-    }
+    int: Option<tokio::signal::unix::Signal>,
+    #[cfg(unix)]
+    term: Option<tokio::signal::unix::Signal>,
 }
 
-/// `cluster delete` destroys data: on a terminal it asks; otherwise it needs `--yes`.
-fn confirm(plan: &Plan) -> Result<(), Error> {
-    if plan.operation != Operation::ClusterDelete || plan.yes || plan.dry_run {
-        return Ok(());
+impl Signals {
+    /// Needs a runtime context (`Runtime::enter`).
+    fn new() -> Signals {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            Signals {
+                int: signal(SignalKind::interrupt()).ok(),
+                term: signal(SignalKind::terminate()).ok(),
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            Signals {}
+        }
     }
-    let stdin = std::io::stdin();
-    if !stdin.is_terminal() {
-        return Err(Error::usage(
-            "cluster delete destroys data: pass --yes to confirm when not at a terminal (nothing was sent)",
-        ));
-    }
-    let mut err = std::io::stderr();
-    let _ = writeln!(
-        err,
-        "About to delete {} {} cluster(s), destroying their data:",
-        plan.ids.len(),
-        plan.provider.as_str()
-    );
-    for id in &plan.ids {
-        let _ = writeln!(err, "  {id}");
-    }
-    let _ = write!(err, "Delete them? [y/N] ");
-    let _ = err.flush();
-    let mut answer = String::new();
-    let _ = stdin.read_line(&mut answer);
-    if matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes") {
-        Ok(())
-    } else {
-        Err(Error::usage(
-            "cluster delete not confirmed: nothing was sent",
-        ))
+
+    /// The name of the next signal received.
+    async fn recv(&mut self) -> &'static str {
+        #[cfg(unix)]
+        {
+            async fn next(s: &mut Option<tokio::signal::unix::Signal>) {
+                match s {
+                    Some(s) => {
+                        s.recv().await;
+                    }
+                    None => std::future::pending().await,
+                }
+            }
+            tokio::select! {
+                _ = next(&mut self.int) => "SIGINT",
+                _ = next(&mut self.term) => "SIGTERM",
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+            "Ctrl-C"
+        }
     }
 }
 

@@ -211,11 +211,11 @@ pub struct CommonArgs {
     /// After the stop is accepted, poll until every resource reaches a final state
     #[arg(long)]
     pub wait: bool,
-    /// How long --wait may take (90s, 5m, 1h)
-    #[arg(long = "wait-timeout", value_name = "DUR", default_value = "10m", allow_hyphen_values = true, value_parser = parse_duration)]
+    /// How long --wait may take (90s, 5m, 1h; at most 7d)
+    #[arg(long = "wait-timeout", value_name = "DUR", default_value = "10m", allow_hyphen_values = true, value_parser = parse_wait_timeout)]
     pub wait_timeout: Duration,
-    /// Time between status polls while waiting [default: 5s; 15s for Huawei CCE and ModelArts]
-    #[arg(long = "poll-interval", value_name = "DUR", allow_hyphen_values = true, value_parser = parse_duration)]
+    /// Time between status polls while waiting, at most 1d [default: 5s; 15s for Huawei CCE and ModelArts]
+    #[arg(long = "poll-interval", value_name = "DUR", allow_hyphen_values = true, value_parser = parse_poll_interval)]
     pub poll_interval: Option<Duration>,
     /// A resource that does not exist counts as success (idempotent teardown)
     #[arg(long = "ignore-missing")]
@@ -223,8 +223,8 @@ pub struct CommonArgs {
     /// Confirm destructive operations without a prompt
     #[arg(short = 'y', long)]
     pub yes: bool,
-    /// Timeout of one HTTP request
-    #[arg(long, value_name = "DUR", default_value = "30s", value_parser = parse_duration, allow_hyphen_values = true)]
+    /// Timeout of one HTTP request (at most 1h)
+    #[arg(long, value_name = "DUR", default_value = "30s", value_parser = parse_timeout, allow_hyphen_values = true)]
     pub timeout: Duration,
     /// Retries of a transient failure
     #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u32).range(0..=20))]
@@ -269,6 +269,14 @@ pub struct ProvidersArgs {
     pub output: OutputFormat,
 }
 
+/// The longest `--wait-timeout`: a week. Longer is a typo, not a plan, and every
+/// deadline computed from it stays far from the clock's limits.
+pub const MAX_WAIT_TIMEOUT: Duration = Duration::from_secs(7 * 24 * 3600);
+/// The longest `--poll-interval`: a day (no longer than a wait may sensibly last).
+pub const MAX_POLL_INTERVAL: Duration = Duration::from_secs(24 * 3600);
+/// The longest `--timeout` of one HTTP request: an hour.
+pub const MAX_REQUEST_TIMEOUT: Duration = Duration::from_secs(3600);
+
 /// A humantime duration greater than zero (`30s`, `5m`, `1h30m`).
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let d = humantime::parse_duration(s.trim())
@@ -277,6 +285,35 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         return Err("expected a duration greater than zero, such as 30s or 5m".into());
     }
     Ok(d)
+}
+
+/// A duration greater than zero and at most `max`, checked while the command line is
+/// parsed (exit 2), long before anything is sent.
+fn parse_bounded(s: &str, max: Duration) -> Result<Duration, String> {
+    let d = parse_duration(s)?;
+    if d > max {
+        return Err(format!(
+            "{} is too long: at most {}",
+            s.trim(),
+            humantime::format_duration(max)
+        ));
+    }
+    Ok(d)
+}
+
+/// `--wait-timeout`: at most [`MAX_WAIT_TIMEOUT`].
+pub fn parse_wait_timeout(s: &str) -> Result<Duration, String> {
+    parse_bounded(s, MAX_WAIT_TIMEOUT)
+}
+
+/// `--poll-interval`: at most [`MAX_POLL_INTERVAL`].
+pub fn parse_poll_interval(s: &str) -> Result<Duration, String> {
+    parse_bounded(s, MAX_POLL_INTERVAL)
+}
+
+/// `--timeout`: at most [`MAX_REQUEST_TIMEOUT`].
+pub fn parse_timeout(s: &str) -> Result<Duration, String> {
+    parse_bounded(s, MAX_REQUEST_TIMEOUT)
 }
 
 /// A finite rate greater than zero (requests per second).
@@ -311,5 +348,22 @@ mod tests {
         assert!(parse_rate("0").is_err());
         assert!(parse_rate("NaN").is_err());
         assert_eq!(parse_rate("2.5").unwrap(), 2.5);
+    }
+
+    #[test]
+    fn durations_are_bounded() {
+        assert_eq!(parse_wait_timeout("7d").unwrap(), MAX_WAIT_TIMEOUT);
+        let e = parse_wait_timeout("18446744073709551615s").unwrap_err();
+        assert!(e.contains("at most 7days"), "{e}");
+        assert!(parse_wait_timeout("8d").is_err());
+        assert!(parse_wait_timeout("99999999999999999999999s").is_err());
+        assert_eq!(parse_poll_interval("1d").unwrap(), MAX_POLL_INTERVAL);
+        assert!(parse_poll_interval("25h").is_err());
+        assert_eq!(parse_timeout("1h").unwrap(), MAX_REQUEST_TIMEOUT);
+        assert!(parse_timeout("61m").unwrap_err().contains("at most 1h"));
+        assert_eq!(
+            parse_poll_interval("50ms").unwrap(),
+            Duration::from_millis(50)
+        );
     }
 }

@@ -4,6 +4,7 @@
 //! and the [`Secret`] type that never prints its value.
 
 use crate::error::Error;
+use crate::plan::quote;
 use secrecy::{ExposeSecret, SecretString};
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
@@ -99,6 +100,57 @@ impl Env {
     }
 }
 
+/// `text` without a leading UTF-8 byte-order mark (U+FEFF), which Notepad and
+/// PowerShell put at the start of a file and no parser here expects.
+pub fn strip_bom(text: &str) -> &str {
+    text.strip_prefix('\u{feff}').unwrap_or(text)
+}
+
+/// A text file's bytes as a string: UTF-8 with or without a byte-order mark, or UTF-16
+/// with one (PowerShell 5's `Out-File` and `>`). The mark is dropped. `Err` holds the
+/// 1-based line of the first byte that is not UTF-8.
+pub fn decode_text(bytes: Vec<u8>) -> Result<String, usize> {
+    let utf16 = |be: bool| {
+        let units: Vec<u16> = bytes[2..]
+            .chunks(2)
+            .map(|c| {
+                let pair = [c[0], *c.get(1).unwrap_or(&0)];
+                if be {
+                    u16::from_be_bytes(pair)
+                } else {
+                    u16::from_le_bytes(pair)
+                }
+            })
+            .collect();
+        String::from_utf16(&units).map_err(|_| 1usize)
+    };
+    match bytes.as_slice() {
+        [0xFF, 0xFE, ..] => utf16(false),
+        [0xFE, 0xFF, ..] => utf16(true),
+        _ => match String::from_utf8(bytes) {
+            Ok(s) => Ok(match s.strip_prefix('\u{feff}') {
+                Some(rest) => rest.to_string(),
+                None => s,
+            }),
+            Err(e) => {
+                let at = e.utf8_error().valid_up_to();
+                Err(e.as_bytes()[..at].iter().filter(|b| **b == b'\n').count() + 1)
+            }
+        },
+    }
+}
+
+/// Reads a text file (config, credentials) as [`decode_text`] decodes it; a file that
+/// is not text is an `InvalidData` error naming the line.
+pub fn read_text(path: &Path) -> std::io::Result<String> {
+    decode_text(std::fs::read(path)?).map_err(|line| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("not UTF-8 text (line {line})"),
+        )
+    })
+}
+
 /// One provider's section of one profile: `[profiles.<name>.<provider>]`.
 pub type Section = toml::Table;
 
@@ -122,7 +174,7 @@ impl ConfigFile {
         let Some(path) = path else {
             return Ok(ConfigFile::default());
         };
-        let text = match std::fs::read_to_string(&path) {
+        let text = match read_text(&path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Ok(ConfigFile {
@@ -154,7 +206,8 @@ impl ConfigFile {
         for (key, value) in root {
             if key != "profiles" {
                 return Err(bad(format!(
-                    "unknown key '{key}' (expected [profiles.<name>.<provider>])"
+                    "unknown key {} (expected [profiles.<name>.<provider>])",
+                    quote(&key)
                 )));
             }
             let toml::Value::Table(names) = value else {
@@ -162,13 +215,15 @@ impl ConfigFile {
             };
             for (name, value) in names {
                 let toml::Value::Table(sections) = value else {
-                    return Err(bad(format!("profile '{name}' must be a table")));
+                    return Err(bad(format!("profile {} must be a table", quote(&name))));
                 };
                 let mut by_provider = BTreeMap::new();
                 for (provider, section) in sections {
                     if !providers.contains(&provider.as_str()) {
                         return Err(bad(format!(
-                            "unknown provider '{provider}' in profile '{name}' (expected one of: {})",
+                            "unknown provider {} in profile {} (expected one of: {})",
+                            quote(&provider),
+                            quote(&name),
                             providers.join(", ")
                         )));
                     }
@@ -248,12 +303,16 @@ impl<'a> SectionReader<'a> {
             for (k, v) in s {
                 if !known.contains(&k.as_str()) {
                     return Err(Error::config(format!(
-                        "unknown key '{k}' in {label} (expected one of: {})",
+                        "unknown key {} in {label} (expected one of: {})",
+                        quote(k),
                         known.join(", ")
                     )));
                 }
                 if !v.is_str() {
-                    return Err(Error::config(format!("'{k}' in {label} must be a string")));
+                    return Err(Error::config(format!(
+                        "{} in {label} must be a string",
+                        quote(k)
+                    )));
                 }
             }
         }
@@ -345,7 +404,7 @@ pub fn read_ini_section(
     path: &Path,
     section: &str,
 ) -> Result<Option<HashMap<String, String>>, Error> {
-    let text = match std::fs::read_to_string(path) {
+    let text = match read_text(path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => {
@@ -367,7 +426,7 @@ pub fn read_ini_section(
 
 /// Reads a JSON file (tccli profiles). `None` when it does not exist.
 pub fn read_json_file(path: &Path) -> Result<Option<serde_json::Value>, Error> {
-    match std::fs::read_to_string(path) {
+    match read_text(path) {
         Ok(t) => serde_json::from_str(&t)
             .map(Some)
             .map_err(|e| Error::config(format!("invalid JSON in {}: {e}", path.display()))),
@@ -423,6 +482,41 @@ mod tests {
             .err()
             .unwrap();
         assert!(e.message.contains("unknown key 'bogus'"));
+    }
+
+    #[test]
+    fn text_files_lose_their_byte_order_mark() {
+        assert_eq!(strip_bom("\u{feff}a\u{feff}"), "a\u{feff}");
+        assert_eq!(decode_text(b"\xEF\xBB\xBFid\n".to_vec()).unwrap(), "id\n");
+        assert_eq!(decode_text(b"plain".to_vec()).unwrap(), "plain");
+        let le: Vec<u8> = [0xFF, 0xFE]
+            .into_iter()
+            .chain("a\nb".encode_utf16().flat_map(u16::to_le_bytes))
+            .collect();
+        assert_eq!(decode_text(le).unwrap(), "a\nb");
+        let be: Vec<u8> = [0xFE, 0xFF]
+            .into_iter()
+            .chain("é".encode_utf16().flat_map(u16::to_be_bytes))
+            .collect();
+        assert_eq!(decode_text(be).unwrap(), "é");
+        assert_eq!(decode_text(b"ok\nok\n\xC3(".to_vec()), Err(3));
+
+        let dir = tempfile::tempdir().unwrap();
+        let toml_path = dir.path().join("config.toml");
+        std::fs::write(
+            &toml_path,
+            "\u{feff}[profiles.default.tencent]\nregion = 'ap-guangzhou'\n",
+        )
+        .unwrap();
+        let cfg = ConfigFile::load(Some(toml_path), &["tencent"]).unwrap();
+        assert!(cfg.section("default", "tencent").is_some());
+        let ini_path = dir.path().join("credentials");
+        std::fs::write(&ini_path, "\u{feff}[default]\nak = x\n").unwrap();
+        let section = read_ini_section(&ini_path, "default").unwrap().unwrap();
+        assert_eq!(section["ak"], "x");
+        let json_path = dir.path().join("p.configure");
+        std::fs::write(&json_path, "\u{feff}{\"a\": 1}").unwrap();
+        assert_eq!(read_json_file(&json_path).unwrap().unwrap()["a"], 1);
     }
 
     #[test]

@@ -369,37 +369,37 @@ fn non_empty(v: Option<String>) -> Option<String> {
 }
 
 /// Ids from the flag (already split on commas by clap) and `--ids-from`, in order,
-/// duplicates dropped. An empty value or an empty list is a usage error: an empty
-/// list never means "all".
+/// duplicates dropped. Blanks around an id are trimmed and empty items (`a,,b`, a
+/// trailing comma, `--job-id ''`) skipped, but an empty list in the end is a usage
+/// error: an empty list never means "all".
 pub fn collect_ids(
     op: Operation,
     flag_ids: Vec<String>,
     ids_from: Option<&Path>,
     stdin: &mut dyn Read,
 ) -> Result<Vec<String>, Error> {
-    let mut all = Vec::new();
-    for id in flag_ids {
-        if id.trim().is_empty() {
-            return Err(Error::usage(format!(
-                "empty {} value: expected a {} id",
-                op.id_flag(),
-                op.noun()
-            )));
-        }
-        all.push(id);
-    }
+    let mut all: Vec<String> = flag_ids.iter().flat_map(|v| parse_id_list(v)).collect();
     if let Some(path) = ids_from {
-        let text = if path == Path::new("-") {
-            let mut s = String::new();
+        let bytes = if path == Path::new("-") {
+            let mut b = Vec::new();
             stdin
-                .read_to_string(&mut s)
+                .read_to_end(&mut b)
                 .map_err(|e| Error::usage(format!("cannot read --ids-from - (stdin): {e}")))?;
-            s
+            b
         } else {
-            std::fs::read_to_string(path).map_err(|e| {
-                Error::usage(format!("cannot read --ids-from '{}': {e}", path.display()))
+            std::fs::read(path).map_err(|e| {
+                Error::usage(format!(
+                    "cannot read --ids-from {}: {e}",
+                    quote(&path.to_string_lossy())
+                ))
             })?
         };
+        let text = crate::config::decode_text(bytes).map_err(|line| {
+            Error::usage(format!(
+                "--ids-from {} is not UTF-8 text (line {line}): save it as UTF-8",
+                quote(&path.to_string_lossy())
+            ))
+        })?;
         all.extend(parse_id_lines(&text));
     }
     let mut seen = HashSet::new();
@@ -414,9 +414,21 @@ pub fn collect_ids(
     Ok(all)
 }
 
+/// The ids of one `--<kind>-id` value: split on commas (clap splits already; a value
+/// from elsewhere may not be), blanks trimmed, empty items skipped.
+pub fn parse_id_list(value: &str) -> impl Iterator<Item = String> + '_ {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|id| !id.is_empty())
+        .map(String::from)
+}
+
 /// One id per line; surrounding blanks trimmed, blank lines and `#` comments skipped.
+/// A leading byte-order mark (Notepad, PowerShell) is not part of the first id.
 pub fn parse_id_lines(text: &str) -> impl Iterator<Item = String> + '_ {
-    text.lines()
+    crate::config::strip_bom(text)
+        .lines()
         .map(str::trim)
         .filter(|l| !l.is_empty() && !l.starts_with('#'))
         .map(String::from)
@@ -440,14 +452,39 @@ pub fn check_ids(
     Ok(())
 }
 
-/// A value quoted for an error message: control and non-ASCII characters escaped,
-/// long values cut, so the message stays one readable line.
+/// Characters of a value [`quote`] shows at most.
+pub const QUOTE_MAX_CHARS: usize = 80;
+
+/// A value for an error message, in single quotes and as typed — quotes and
+/// backslashes included — except what would not show or would break the line:
+/// control characters (`\n`, `\t`, `\r`, `\0`, others as `\u{1b}`), characters that
+/// print nothing or could pass for something else (format characters such as U+200B or
+/// a byte-order mark, unassigned code points, combining marks, any blank but the plain
+/// space) as `\u{…}`. Values longer than [`QUOTE_MAX_CHARS`] characters are cut, with
+/// `…` after the cut.
 pub fn quote(s: &str) -> String {
-    let mut out: String = s.chars().take(80).flat_map(char::escape_debug).collect();
-    if s.chars().count() > 80 {
+    let mut out = String::with_capacity(s.len().min(4 * QUOTE_MAX_CHARS) + 2);
+    out.push('\'');
+    for c in s.chars().take(QUOTE_MAX_CHARS) {
+        match c {
+            // Shown as typed: they print, and a reader copies them back as they are.
+            '\'' | '"' | '\\' | ' ' => out.push(c),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\0' => out.push_str("\\0"),
+            c if c.is_whitespace() => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            // The standard library's table of printable characters decides the rest:
+            // `escape_debug` leaves a printable character alone and writes any other
+            // as `\u{…}`.
+            c => out.extend(c.escape_debug()),
+        }
+    }
+    if s.chars().nth(QUOTE_MAX_CHARS).is_some() {
         out.push('…');
     }
-    format!("'{out}'")
+    out.push('\'');
+    out
 }
 
 /// `prefix` followed by exactly `n` characters of `[a-z0-9]`.
@@ -526,23 +563,182 @@ mod tests {
     }
 
     #[test]
-    fn quote_escapes() {
-        assert_eq!(quote("a\nb"), "'a\\nb'");
-        assert!(quote(&"x".repeat(200)).ends_with("…'"));
+    fn quote_shows_values_as_typed() {
+        // Quotes and backslashes as typed: the value can be copied back.
+        assert_eq!(quote("job-' OR '1'='1"), "'job-' OR '1'='1'");
+        assert_eq!(quote(r#"say "hi" \o/"#), r#"'say "hi" \o/'"#);
+        assert_eq!(quote("é中文 ok"), "'é中文 ok'");
+        // What would not show, or would break the line, is escaped.
+        assert_eq!(quote("a\nb\r\tc\0"), "'a\\nb\\r\\tc\\0'");
+        assert_eq!(quote("\x1b[31mred"), "'\\u{1b}[31mred'");
+        assert_eq!(quote("\u{feff}job"), "'\\u{feff}job'");
+        assert_eq!(quote("a\u{200b}b\u{202e}c"), "'a\\u{200b}b\\u{202e}c'");
+        assert_eq!(quote("a\u{a0}b\u{3000}"), "'a\\u{a0}b\\u{3000}'");
+        assert_eq!(quote("\u{7f}\u{85}"), "'\\u{7f}\\u{85}'");
+        assert_eq!(quote(""), "''");
+        // Long values are cut.
+        let long = quote(&"x".repeat(200));
+        assert_eq!(long, format!("'{}…'", "x".repeat(QUOTE_MAX_CHARS)));
+        assert_eq!(
+            quote(&"x".repeat(QUOTE_MAX_CHARS)),
+            format!("'{}'", "x".repeat(80))
+        );
+    }
+
+    #[test]
+    fn id_lists_trim_and_skip_empty_items() {
+        let got: Vec<String> = parse_id_list(" a, b ,,c,").collect();
+        assert_eq!(got, ["a", "b", "c"]);
+        assert!(parse_id_list(" , ,").next().is_none());
+        // As clap hands them over: already split on commas.
+        assert_eq!(ids(&["a", " b", ""], None).unwrap(), ["a", "b"]);
+        assert!(ids(&["", " "], None).is_err());
+    }
+
+    #[test]
+    fn id_files_lose_their_byte_order_mark() {
+        let got = ids(&[], Some("\u{feff}job-aaaaaaaa\r\njob-bbbbbbbb\r\n")).unwrap();
+        assert_eq!(got, ["job-aaaaaaaa", "job-bbbbbbbb"]);
+        let mut input: &[u8] = b"\xEF\xBB\xBFjob-aaaaaaaa\n";
+        let got =
+            collect_ids(Operation::JobStop, vec![], Some(Path::new("-")), &mut input).unwrap();
+        assert_eq!(got, ["job-aaaaaaaa"]);
+        // A BOM alone is an empty list, not an id.
+        assert!(ids(&[], Some("\u{feff}\n")).is_err());
+        // Not text at all: a usage error naming the line.
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("ids.bin");
+        std::fs::write(&p, b"job-aaaaaaaa\n\xff\xfe\xfd").unwrap();
+        let e =
+            collect_ids(Operation::JobStop, vec![], Some(&p), &mut std::io::empty()).unwrap_err();
+        assert!(
+            e.message.contains("not UTF-8") && e.message.contains("line 2"),
+            "{}",
+            e.message
+        );
     }
 
     mod props {
         use super::*;
         use proptest::prelude::*;
 
+        /// Text full of what id lists and messages meet: line breaks, byte-order marks,
+        /// commas, quotes, blanks, comments, control characters, any character.
+        fn messy() -> impl Strategy<Value = String> {
+            proptest::collection::vec(
+                prop_oneof![
+                    Just("\n".to_string()),
+                    Just("\r\n".to_string()),
+                    Just("\u{feff}".to_string()),
+                    Just(",".to_string()),
+                    Just(", ".to_string()),
+                    Just("'".to_string()),
+                    Just("\"".to_string()),
+                    Just("\\".to_string()),
+                    Just(" ".to_string()),
+                    Just("\t".to_string()),
+                    Just("#".to_string()),
+                    Just("\u{1b}".to_string()),
+                    Just("\u{200b}".to_string()),
+                    "[a-z0-9-]{1,10}",
+                    any::<char>().prop_map(String::from),
+                ],
+                0..40,
+            )
+            .prop_map(|parts| parts.concat())
+        }
+
+        fn id() -> impl Strategy<Value = String> {
+            "[a-z0-9][a-z0-9-]{0,11}"
+        }
+
         proptest! {
             #[test]
-            fn id_lines_are_trimmed_and_skip_comments(text in "\\PC{0,400}") {
+            fn id_lines_are_trimmed_and_skip_comments(text in messy()) {
                 for id in parse_id_lines(&text) {
                     prop_assert!(!id.is_empty());
                     prop_assert_eq!(id.trim(), id.as_str());
                     prop_assert!(!id.starts_with('#'));
+                    prop_assert!(!id.contains('\n'));
                 }
+                // A leading BOM never changes the ids.
+                if !text.starts_with('\u{feff}') {
+                    let with_bom = format!("\u{feff}{text}");
+                    let a: Vec<String> = parse_id_lines(&with_bom).collect();
+                    let b: Vec<String> = parse_id_lines(&text).collect();
+                    prop_assert_eq!(a, b);
+                }
+            }
+
+            #[test]
+            fn id_lines_give_back_the_ids_written(
+                ids in proptest::collection::vec(id(), 0..20),
+                bom in any::<bool>(),
+                crlf in any::<bool>(),
+                pad in "[ \t]{0,2}",
+            ) {
+                let eol = if crlf { "\r\n" } else { "\n" };
+                let mut text = String::from(if bom { "\u{feff}" } else { "" });
+                text.push_str(&format!("# ids{eol}{eol}"));
+                for id in &ids {
+                    text.push_str(&format!("{pad}{id}{pad}{eol}"));
+                }
+                let got: Vec<String> = parse_id_lines(&text).collect();
+                prop_assert_eq!(got, ids);
+            }
+
+            #[test]
+            fn id_lists_give_back_the_ids_written(
+                ids in proptest::collection::vec(id(), 0..20),
+                seps in proptest::collection::vec(prop_oneof![Just(","), Just(", "), Just(" ,"), Just(",,"), Just(" , ")], 20),
+                trailing in any::<bool>(),
+            ) {
+                let mut value = String::new();
+                for (i, id) in ids.iter().enumerate() {
+                    if i > 0 {
+                        value.push_str(seps[i]);
+                    }
+                    value.push_str(id);
+                }
+                if trailing {
+                    value.push(',');
+                }
+                let got: Vec<String> = parse_id_list(&value).collect();
+                prop_assert_eq!(&got, &ids);
+                // clap splits on commas first: the same ids.
+                let split: Vec<String> = value.split(',').map(String::from).collect();
+                let collected = collect_ids(Operation::JobStop, split, None, &mut std::io::empty());
+                let mut seen = std::collections::HashSet::new();
+                let unique: Vec<String> = ids.iter().filter(|i| seen.insert((*i).clone())).cloned().collect();
+                if unique.is_empty() {
+                    prop_assert!(collected.is_err());
+                } else {
+                    prop_assert_eq!(collected.unwrap(), unique);
+                }
+            }
+
+            #[test]
+            fn id_lists_of_anything_hold_trimmed_items_without_commas(value in messy()) {
+                for id in parse_id_list(&value) {
+                    prop_assert!(!id.is_empty() && !id.contains(','));
+                    prop_assert_eq!(id.trim(), id.as_str());
+                }
+            }
+
+            #[test]
+            fn quoted_values_stay_on_one_readable_line(value in messy()) {
+                let q = quote(&value);
+                prop_assert!(q.starts_with('\'') && q.ends_with('\''));
+                prop_assert!(!q.chars().any(|c| c.is_control()), "{:?}", q);
+                prop_assert!(!q.chars().any(|c| c.is_whitespace() && c != ' '), "{:?}", q);
+                let invisible = q.contains('\u{feff}') || q.contains('\u{200b}');
+                prop_assert!(!invisible, "{:?}", q);
+                prop_assert!(q.chars().count() <= 4 + 10 * QUOTE_MAX_CHARS);
+            }
+
+            #[test]
+            fn printable_values_are_quoted_as_typed(value in "[ -~]{0,80}") {
+                prop_assert_eq!(quote(&value), format!("'{value}'"));
             }
 
             #[test]

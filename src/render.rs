@@ -52,10 +52,12 @@ pub fn text(env: &Envelope) -> String {
     text_styled(env, false)
 }
 
-/// `--output text`: an aligned table (id, status, provider job id, error) and a
-/// one-line summary; `color` only when the caller checked [`color_wanted`].
+/// `--output text`: the requests shown (`--dry-run`, `-vvv`), then an aligned table
+/// (id, status, provider job id, error) and a one-line summary; `color` only when the
+/// caller checked [`color_wanted`].
 pub fn text_styled(env: &Envelope, color: bool) -> String {
     let paint = Paint(color);
+    let mut out = requests_text(env, paint);
     let header = ["ID", "STATUS", "PROVIDER JOB", "ERROR"].map(String::from);
     let rows: Vec<[String; 4]> = env.results.iter().map(row).collect();
     let mut widths = [0usize; 3];
@@ -65,7 +67,6 @@ pub fn text_styled(env: &Envelope, color: bool) -> String {
         }
     }
     let pad = |s: &str, w: usize| format!("{s}{}", " ".repeat(w - s.chars().count()));
-    let mut out = String::new();
     if !rows.is_empty() {
         let line = format!(
             "{}  {}  {}  {}",
@@ -110,6 +111,39 @@ pub fn text_styled(env: &Envelope, color: bool) -> String {
         out.push('\n');
     }
     out.push_str(&summary(env, paint));
+    out
+}
+
+/// Each request of the envelope as an HTTP message: `METHOD URL`, the headers as
+/// recorded (signatures and tokens already `[redacted]`), a blank line and the body.
+fn requests_text(env: &Envelope, paint: Paint) -> String {
+    let mut out = String::new();
+    let n = env.requests.len();
+    for (i, r) in env.requests.iter().enumerate() {
+        let credentials = match r.credentials {
+            crate::envelope::CredentialsUsed::Configured => "configured credentials",
+            crate::envelope::CredentialsUsed::Placeholder => "placeholder credentials",
+        };
+        let sent = if env.dry_run { "not sent" } else { "sent" };
+        out.push_str(&paint.dim(&format!(
+            "# request {} of {n} ({sent}, {credentials})",
+            i + 1
+        )));
+        out.push('\n');
+        out.push_str(&paint.bold(&format!("{} {}", r.method, r.url)));
+        out.push('\n');
+        for (k, v) in &r.headers {
+            out.push_str(&format!("{k}: {v}\n"));
+        }
+        if !r.body.is_empty() {
+            out.push('\n');
+            out.push_str(&r.body);
+            if !r.body.ends_with('\n') {
+                out.push('\n');
+            }
+        }
+        out.push('\n');
+    }
     out
 }
 
@@ -201,9 +235,55 @@ fn summary(env: &Envelope, paint: Paint) -> String {
     )
 }
 
+/// The progress bar on screen, if any: log lines and the prompt print above it (or
+/// while it is hidden) instead of through it.
+static SHOWN_BAR: std::sync::Mutex<Option<indicatif::ProgressBar>> = std::sync::Mutex::new(None);
+
+fn shown_bar() -> Option<indicatif::ProgressBar> {
+    SHOWN_BAR.lock().ok().and_then(|b| b.clone())
+}
+
+/// The `tracing` writer: stderr, through the progress bar's own printing while one is
+/// on screen, so that a log line and the bar never overwrite each other.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LogWriter;
+
+impl Write for LogWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.write_all(buf).map(|()| buf.len())
+    }
+
+    fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        // One event is one `write_all` of whole lines (tracing-subscriber's fmt layer
+        // formats the event first), so it is printed in one piece above the bar.
+        let write = || {
+            let mut err = std::io::stderr().lock();
+            err.write_all(buf)?;
+            err.flush()
+        };
+        match shown_bar() {
+            Some(bar) => bar.suspend(write),
+            None => write(),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogWriter {
+    type Writer = LogWriter;
+
+    fn make_writer(&'a self) -> LogWriter {
+        LogWriter
+    }
+}
+
 /// A progress bar on stderr while a run executes: for many ids and for `--wait`,
 /// only when stderr is a terminal and not `--quiet`. It reads `ctx.report`, so no
-/// provider code knows it exists.
+/// provider code knows it exists. It stays off the screen while a confirmation is
+/// pending (the prompt owns the terminal then).
 pub struct Progress {
     bar: Option<indicatif::ProgressBar>,
 }
@@ -217,9 +297,10 @@ impl Progress {
         if !stderr_is_terminal || dumb || quiet || plan.dry_run || !worth_it {
             return Progress { bar: None };
         }
+        // Hidden until `follow` finds the run cleared to send.
         let bar = indicatif::ProgressBar::with_draw_target(
             Some(plan.ids.len() as u64),
-            indicatif::ProgressDrawTarget::stderr(),
+            indicatif::ProgressDrawTarget::hidden(),
         );
         // No colour in the template: it stays readable with NO_COLOR and TERM=dumb.
         if let Ok(style) = indicatif::ProgressStyle::with_template(
@@ -232,7 +313,6 @@ impl Progress {
             plan.provider.as_str(),
             plan.operation.verb()
         ));
-        bar.enable_steady_tick(std::time::Duration::from_millis(120));
         Progress { bar: Some(bar) }
     }
 
@@ -244,6 +324,16 @@ impl Progress {
         let mut tick = tokio::time::interval(std::time::Duration::from_millis(200));
         loop {
             tick.tick().await;
+            if !ctx.cleared_to_send() {
+                continue;
+            }
+            if bar.is_hidden() && !bar.is_finished() {
+                bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+                bar.enable_steady_tick(std::time::Duration::from_millis(120));
+                if let Ok(mut shown) = SHOWN_BAR.lock() {
+                    *shown = Some(bar.clone());
+                }
+            }
             // Selectors find the ids during the run.
             bar.set_length(ctx.report.len() as u64);
             let (accepted, settled) = ctx.report.tally(is_final);
@@ -256,8 +346,13 @@ impl Progress {
         }
     }
 
+    /// Takes the bar off the screen for good (the end of a run, or an interrupt).
     pub fn finish(&self) {
         if let Some(bar) = &self.bar {
+            if let Ok(mut shown) = SHOWN_BAR.lock() {
+                *shown = None;
+            }
+            bar.disable_steady_tick();
             bar.finish_and_clear();
         }
     }
@@ -306,8 +401,14 @@ pub fn man() -> u8 {
 
 fn render_man(buf: &mut Vec<u8>) -> std::io::Result<()> {
     let cmd = Cli::command();
-    clap_mangen::Man::new(cmd.clone()).render(buf)?;
-    // One page: each verb's options and examples follow as sections.
+    let top = clap_mangen::Man::new(cmd.clone());
+    // One page: the verbs are sections of it, so the page names no `cloudstop-job(1)`
+    // pages (clap_mangen's SUBCOMMANDS section would) that do not exist.
+    top.render_title(buf)?;
+    top.render_name_section(buf)?;
+    top.render_synopsis_section(buf)?;
+    top.render_description_section(buf)?;
+    top.render_options_section(buf)?;
     for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
         let leaves: Vec<(String, clap::Command)> = if sub.has_subcommands() {
             sub.get_subcommands()
@@ -321,6 +422,9 @@ fn render_man(buf: &mut Vec<u8>) -> std::io::Result<()> {
             let title = full.to_uppercase();
             let leaf = leaf.bin_name(full);
             writeln!(buf, ".SH \"{title}\"")?;
+            if let Some(about) = leaf.get_about() {
+                writeln!(buf, "{}", roff_escape(&about.to_string()))?;
+            }
             let man = clap_mangen::Man::new(leaf.clone());
             // The verb's own headings are subsections of its section.
             let mut part = Vec::new();
@@ -342,7 +446,161 @@ fn render_man(buf: &mut Vec<u8>) -> std::io::Result<()> {
             }
         }
     }
+    man_reference(buf)?;
+    if let Some(after) = cmd.get_after_help() {
+        writeln!(buf, ".SH EXAMPLES")?;
+        for line in after.to_string().lines().skip(1) {
+            writeln!(buf, "{}\n.br", roff_escape(line.trim_start()))?;
+        }
+    }
+    top.render_version_section(buf)?;
     Ok(())
+}
+
+/// `.TP` paragraph: a bold tag and its text.
+fn man_item(buf: &mut Vec<u8>, tag: &str, text: &str) -> std::io::Result<()> {
+    writeln!(
+        buf,
+        ".TP\n\\fB{}\\fR\n{}",
+        roff_escape(tag),
+        roff_escape(text)
+    )
+}
+
+fn man_para(buf: &mut Vec<u8>, text: &str) -> std::io::Result<()> {
+    writeln!(buf, ".PP\n{}", roff_escape(text))
+}
+
+/// The man page's reference sections: credentials, the config file, the environment
+/// and the exit status. Each provider's variables, keys and files come from the same
+/// table `cloudstop providers` shows.
+fn man_reference(buf: &mut Vec<u8>) -> std::io::Result<()> {
+    writeln!(buf, ".SH CREDENTIALS")?;
+    man_para(
+        buf,
+        "Each provider's credentials are looked for in this order, and the first source \
+that holds them is used: (1) the provider's official environment variables; (2) the \
+profile in the cloudstop config file (a --profile given on the command line goes before \
+the environment; CLOUDSTOP_PROFILE does not); (3) the provider's own CLI or SDK file; \
+then, where the provider has them, web identity (OIDC) for CI and the role of the \
+machine it runs on. -v names the source used, never the secret. Missing credentials \
+exit 3, naming the variables and files that would provide them. Secrets never appear in \
+output, logs or errors. `cloudstop providers` shows where each provider's credentials \
+would come from now.",
+    )?;
+    for p in ProviderName::ALL {
+        let i = info(p);
+        let mut text = format!(
+            "Environment: {}",
+            i.env_pairs
+                .iter()
+                .map(|pair| pair.join(" and "))
+                .collect::<Vec<_>>()
+                .join(", or ")
+        );
+        if !i.env_optional.is_empty() {
+            text.push_str(&format!(" (optional: {})", i.env_optional.join(", ")));
+        }
+        text.push_str(&format!(
+            ". Profile keys: {} in [profiles.NAME.{}]. Files: {}.",
+            i.profile_keys.join(" and "),
+            p.as_str(),
+            i.files.join(", ")
+        ));
+        man_item(buf, p.as_str(), &text)?;
+    }
+
+    writeln!(buf, ".SH \"CONFIGURATION FILE\"")?;
+    man_para(
+        buf,
+        "$CLOUDSTOP_CONFIG, else $XDG_CONFIG_HOME/cloudstop/config.toml, else \
+~/.config/cloudstop/config.toml. TOML with one table per profile and provider; a missing \
+file is an empty one. A file that holds a secret and is readable by group or others is \
+refused (exit 3) with the chmod 600 it needs. Unknown keys are errors. A leading \
+byte-order mark is ignored, here and in the providers' own files.",
+    )?;
+    writeln!(
+        buf,
+        ".PP\n.nf\n[profiles.default.tencent]\nsecret_id = \"AKID\\&...\"\nsecret_key = \"\\&...\"\n\
+region = \"ap\\-guangzhou\"\n\n[profiles.prod.qingcloud]\naccess_key_id = \"\\&...\"\n\
+secret_access_key = \"\\&...\"\nzone = \"jn1a\"\nrun_user = \"usr\\-IuZxPyn2\"\n.fi"
+    )?;
+    for p in ProviderName::ALL {
+        let settings: Vec<String> = info(p)
+            .settings
+            .iter()
+            .map(|s| format!("{} ({}, {})", s.name, s.flag, s.elsewhere))
+            .collect();
+        man_item(
+            buf,
+            &format!("[profiles.NAME.{}]", p.as_str()),
+            &format!(
+                "credentials: {}; settings: {}.",
+                info(p).profile_keys.join(", "),
+                settings.join("; ")
+            ),
+        )?;
+    }
+
+    writeln!(buf, ".SH ENVIRONMENT")?;
+    let general: &[(&str, &str)] = &[
+        ("CLOUDSTOP_PROVIDER", "the provider, as --provider"),
+        ("CLOUDSTOP_PROFILE", "the profile (default: default)"),
+        ("CLOUDSTOP_CONFIG", "the config file's path"),
+        (
+            "XDG_CONFIG_HOME",
+            "where the config file is looked for when CLOUDSTOP_CONFIG is unset",
+        ),
+        (
+            "HTTPS_PROXY, NO_PROXY",
+            "the proxy to reach the providers through, and the hosts reached directly",
+        ),
+        (
+            "NO_COLOR",
+            "set and not empty: no colour in logs or in the text table (https://no-color.org)",
+        ),
+        ("TERM", "dumb: no colour and no progress bar"),
+    ];
+    for (name, text) in general {
+        man_item(buf, name, text)?;
+    }
+    for p in ProviderName::ALL {
+        let i = info(p);
+        let mut vars: Vec<String> = i
+            .env_pairs
+            .iter()
+            .flatten()
+            .map(|v| v.to_string())
+            .collect();
+        vars.extend(i.env_optional.iter().map(|v| v.to_string()));
+        let mut text = format!("credentials: {}", vars.join(", "));
+        for s in i.settings {
+            text.push_str(&format!("; {} ({}): {}", s.name, s.flag, s.env.join(", ")));
+        }
+        man_item(
+            buf,
+            &format!("{} variables", p.as_str()),
+            &format!("{text}."),
+        )?;
+    }
+
+    writeln!(buf, ".SH \"EXIT STATUS\"")?;
+    for (code, text) in [
+        ("0", "every requested resource succeeded (--ignore-missing turns not-found into success)"),
+        ("1", "the provider refused or failed the operation for at least one resource"),
+        ("2", "usage: bad flags, malformed id, missing region or zone, confirmation needed or declined"),
+        ("3", "credentials missing or rejected, permission denied, unsafe config file"),
+        ("4", "some resources do not exist, and nothing else failed"),
+        ("5", "transient: throttling, network or 5xx still failing after the retries; safe to run again"),
+        ("6", "--wait ran out of time before every resource reached a final state"),
+        ("130", "interrupted (Ctrl-C, SIGINT or SIGTERM); the envelope of what is known is still printed"),
+    ] {
+        man_item(buf, code, text)?;
+    }
+    man_para(
+        buf,
+        "With several kinds of failure the highest in this order wins: 3, 1, 5, 6, 4.",
+    )
 }
 
 fn roff_escape(s: &str) -> String {
@@ -828,6 +1086,66 @@ mod tests {
     }
 
     #[test]
+    fn requests_are_shown_as_http_messages() {
+        let mut env = sample();
+        env.dry_run = true;
+        let mut headers = BTreeMap::new();
+        headers.insert(
+            "Authorization".to_string(),
+            "TC3-HMAC-SHA256 [redacted]".to_string(),
+        );
+        headers.insert("X-TC-Action".to_string(), "TerminateJob".to_string());
+        env.requests = vec![crate::envelope::RequestRecord {
+            method: "POST".into(),
+            url: "https://batch.tencentcloudapi.com/".into(),
+            headers,
+            body: r#"{"JobId":"job-rybewp57"}"#.into(),
+            credentials: crate::envelope::CredentialsUsed::Placeholder,
+        }];
+        let t = text(&env);
+        assert!(
+            t.starts_with(
+                "# request 1 of 1 (not sent, placeholder credentials)\n\
+POST https://batch.tencentcloudapi.com/\n\
+Authorization: TC3-HMAC-SHA256 [redacted]\n\
+X-TC-Action: TerminateJob\n\
+\n\
+{\"JobId\":\"job-rybewp57\"}\n\n"
+            ),
+            "{t}"
+        );
+        assert!(t.contains("ID  "));
+    }
+
+    #[test]
+    fn man_page_is_one_page_with_the_reference() {
+        let mut buf = Vec::new();
+        render_man(&mut buf).unwrap();
+        let page = String::from_utf8(buf).unwrap();
+        // clap_mangen's SUBCOMMANDS section would list `cloudstop\\-job(1)` and the like.
+        assert!(
+            !page.contains("cloudstop\\-") && !page.contains("cloudstop-job"),
+            "refers to pages that do not exist"
+        );
+        for needle in [
+            ".SH CREDENTIALS",
+            ".SH \"CONFIGURATION FILE\"",
+            ".SH ENVIRONMENT",
+            ".SH \"EXIT STATUS\"",
+            "TENCENTCLOUD_SECRET_ID",
+            "HUAWEICLOUD_SDK_AK",
+            "QINGCLOUD_ACCESS_KEY_ID",
+            "CLOUDSTOP_CONFIG",
+            "NO_COLOR",
+            "config.toml",
+            "chmod 600",
+            ".SH \"CLOUDSTOP CLUSTER DELETE\"",
+        ] {
+            assert!(page.contains(needle), "{needle}");
+        }
+    }
+
+    #[test]
     fn colour_only_wraps_cells_and_keeps_alignment() {
         let plain = text_styled(&sample(), false);
         let coloured = text_styled(&sample(), true);
@@ -862,6 +1180,10 @@ mod tests {
         assert!(color_wanted(true, &env));
         let no_color = Env::from_pairs(&[("TERM", "xterm"), ("NO_COLOR", "1")]);
         assert!(!color_wanted(true, &no_color));
+        // no-color.org: only a set and non-empty NO_COLOR turns colour off. Logs and the
+        // table both ask this function.
+        let empty = Env::from_pairs(&[("TERM", "xterm"), ("NO_COLOR", "")]);
+        assert!(color_wanted(true, &empty));
     }
 
     #[test]

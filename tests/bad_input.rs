@@ -394,6 +394,44 @@ fn corpus() -> Vec<Case> {
             config: None,
         });
     }
+    // Values shown as typed: quotes as they are, control characters escaped.
+    v.push(case(
+        "an injection-looking id, shown as typed",
+        &with(TC, &["--job-id", "job-' OR '1'='1"])
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+        2,
+        &["'job-' OR '1'='1'"],
+    ));
+    v.push(case(
+        "an id with a terminal escape, escaped",
+        &with(TC, &["--job-id", "job-\u{1b}[2Jx\u{7}"])
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+        2,
+        &["'job-\\u{1b}[2Jx\\u{7}'"],
+    ));
+    // Durations bounded when parsed (a huge one used to panic after the stop was sent).
+    for (name, flag, value) in [
+        (
+            "wait-timeout past u64 seconds",
+            "--wait-timeout",
+            "18446744073709551615s",
+        ),
+        ("wait-timeout over a week", "--wait-timeout", "8d"),
+        ("poll-interval over a day", "--poll-interval", "25h"),
+        ("timeout over an hour", "--timeout", "2h"),
+    ] {
+        v.push(Case {
+            name,
+            args: with(TC, &["--job-id", "job-rybewp57", "--wait", flag, value]),
+            exit: 2,
+            says: &["at most"],
+            config: None,
+        });
+    }
     // Id files.
     v.push(case(
         "ids-from missing file",

@@ -570,6 +570,58 @@ async fn zone_from_env_and_credentials_from_cli_file() {
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
 }
 
+/// What Notepad and PowerShell write, and what people type: a byte-order mark at the
+/// start of qingcloud-cli's file and of an id file, CRLF lines, blanks after commas and a
+/// trailing comma. Each gives the same one signed call.
+#[tokio::test(flavor = "multi_thread")]
+async fn byte_order_marks_and_loose_id_lists_are_read_as_meant() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/api/job/stopJobs"))
+        .and(body_json(
+            json!({"cluster_id": CLUSTER, "job_ids": [JOB1, JOB2], "zone": "pek3a"}),
+        ))
+        .and(Signed)
+        .respond_with(stop_ok())
+        .expect(3)
+        .mount(&server)
+        .await;
+    let sb = Sandbox::new();
+    sb.write(
+        ".qingcloud/config.yaml",
+        &format!(
+            "\u{feff}qy_access_key_id: '{AK}'\r\nqy_secret_access_key: '{SK}'\r\nzone: 'pek3a'\r\n"
+        ),
+    );
+    let ids = sb.write("ids.txt", &format!("\u{feff}{JOB1}\r\n{JOB2}\r\n"));
+    let ids = ids.to_str().unwrap().to_string();
+    let base = ["job", "stop", "--cluster-id", CLUSTER];
+    for extra in [
+        ["--job-id".to_string(), format!("{JOB1}, {JOB2},")],
+        ["--job-id".to_string(), format!(" {JOB1} ,,{JOB2}")],
+        ["--ids-from".to_string(), ids.clone()],
+    ] {
+        let mut a: Vec<&str> = base.to_vec();
+        a.extend(extra.iter().map(String::as_str));
+        let r = run(sb_clone(&sb), args(&server, &a)).await;
+        assert_eq!(r.code, 0, "{a:?}\n{}\n{}", r.stdout, r.stderr);
+        assert_eq!(r.json()["results"].as_array().unwrap().len(), 2);
+    }
+}
+
+/// A sandbox sharing `sb`'s HOME (its files), for one more run.
+fn sb_clone(sb: &Sandbox) -> Sandbox {
+    let copy = Sandbox::new();
+    for entry in [".qingcloud/config.yaml", "ids.txt"] {
+        if let Ok(text) = std::fs::read(sb.home().join(entry)) {
+            let p = copy.home().join(entry);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, text).unwrap();
+        }
+    }
+    copy
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn missing_credentials_exit_3_and_send_nothing() {
     let server = MockServer::start().await;

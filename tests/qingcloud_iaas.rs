@@ -494,13 +494,16 @@ async fn malformed_ids_send_nothing() {
         "i-rtyv09681",
         "i-rtyv0968;ls",
         "i-rtyv096ü",
-        "",
     ] {
         let r = run(sandbox(), stop_args(&server, &[I1, bad], &[])).await;
         assert_eq!(r.code, 2, "{bad:?}: {}", r.stdout);
-        if !bad.is_empty() {
-            assert!(r.stdout.contains("instance id"), "{bad:?}: {}", r.stdout);
-        }
+        assert!(r.stdout.contains("instance id"), "{bad:?}: {}", r.stdout);
+    }
+    // Empty items are skipped (a trailing comma), but no id at all stays exit 2.
+    for ids in [&[""][..], &["", " "]] {
+        let r = run(sandbox(), stop_args(&server, ids, &[])).await;
+        assert_eq!(r.code, 2, "{ids:?}: {}", r.stdout);
+        assert!(r.stdout.contains("no server ids"), "{ids:?}: {}", r.stdout);
     }
     assert!(server.received_requests().await.unwrap().is_empty());
 }

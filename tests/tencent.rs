@@ -241,7 +241,8 @@ async fn malformed_id_sends_nothing() {
         "JOB-RYBEWP57",
         "job-rybewp57;rm -rf /",
         "ins-rybewp57",
-        " job-rybewp57",
+        // Blanks around an id are trimmed (`--job-id "a, b"`); inside one they stay.
+        "job-rybe wp57",
     ] {
         let r = run(
             sandbox(),

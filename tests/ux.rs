@@ -215,8 +215,9 @@ async fn json_output_keeps_the_spec_key_order() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn text_output_of_a_dry_run() {
+    // The signing time is pinned so that the requests shown are the same every run.
     let r = run(
-        Sandbox::new(),
+        Sandbox::new().env("CLOUDSTOP_TEST_FIXED_TIME", "1700000000"),
         &[
             "job",
             "stop",

@@ -4,6 +4,8 @@
 //! or delete for some ids, how to read their state, what a dry-run shows — and the
 //! engine owns the rules every provider must keep alike:
 //! - `--dry-run`: the same request builders, shown and not sent;
+//! - the confirmation a destructive operation needs ([`Ctx::confirm_destruction`]),
+//!   after the provider resolved its settings and before the first request;
 //! - reading first, where an API cannot tell a finished resource from a stopped one
 //!   (a resource already gone, finished or being stopped gets nothing sent);
 //! - chunking and `--concurrency`;
@@ -128,6 +130,7 @@ pub async fn run<A: Api>(ctx: &Ctx, api: &A) -> Result<(), Error> {
         }
         return Ok(());
     }
+    ctx.confirm_destruction().await?;
 
     let to_send = if api.read_first() {
         read_first(ctx, api, &ids).await
@@ -546,6 +549,29 @@ mod tests {
         // c still ran: sent once more (and timed out again: failed, never a third time).
         assert_eq!(api.sent().iter().filter(|c| c == &&s(&["c"])).count(), 2);
         assert_eq!(got[2].1, Status::Failed);
+    }
+
+    #[test]
+    fn an_unconfirmed_delete_sends_and_reads_nothing() {
+        // No --yes and no terminal to ask on: refused before any request, even a read.
+        let ctx = ctx("cluster delete -p tencent --cluster-id a,b");
+        let api = Fake {
+            read_first: true,
+            ..Default::default()
+        }
+        .with("a", &[Phase::Running]);
+        let e = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(run(&ctx, &api))
+            .unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Usage);
+        assert!(api.sent().is_empty());
+        assert_eq!(api.read_calls.load(Ordering::SeqCst), 0);
+        assert!(ctx.report.results(None).is_empty());
+        // --dry-run never asks.
+        let ctx = super::tests::ctx("cluster delete -p tencent --cluster-id a,b --dry-run");
+        assert_eq!(run_blocking(&ctx, &api).len(), 2);
     }
 
     #[test]

@@ -7,6 +7,10 @@
 //! - `validate(&Plan)`: id formats and provider-specific flags, no I/O;
 //! - `run(&Ctx)`: settings and credentials, then the calls; results go into
 //!   `ctx.report`, and an `Err` is the failure of the command as a whole.
+//!
+//! A destructive operation (`cluster delete`) asks before its first request:
+//! [`Ctx::confirm_destruction`], called by the engine (and by any provider code that
+//! sends a delete outside it) once its settings and credentials are resolved.
 
 pub mod engine;
 pub mod huawei;
@@ -24,6 +28,8 @@ use crate::transport::{HttpRequest, Transport};
 use chrono::{DateTime, Utc};
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
+use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use tokio::time::Instant;
 
@@ -165,6 +171,37 @@ async fn several(ctx: &Ctx, locations: &crate::plan::Locations) -> Result<(), Er
         Some(e) => Err(e),
         None => Ok(()),
     }
+}
+
+/// Whether the plan destroys data and so needs a `y` at the prompt or `--yes`
+/// (`--dry-run` never prompts; SPEC "cluster delete destroys data").
+pub fn needs_confirmation(plan: &Plan) -> bool {
+    plan.operation == Operation::ClusterDelete && !plan.yes && !plan.dry_run
+}
+
+/// The refusal when confirmation is needed and nobody can be asked.
+pub fn confirmation_refused() -> Error {
+    Error::usage(
+        "cluster delete destroys data: pass --yes to confirm when stdin is not a terminal (nothing was sent)",
+    )
+}
+
+/// Runs a blocking read (stdin) on a thread of its own and awaits its result, so the
+/// runtime stays free to notice Ctrl-C or SIGTERM meanwhile. The thread is detached:
+/// an interrupted run exits without waiting for a read that may never return (a
+/// runtime's blocking pool would be joined when the runtime is dropped).
+pub async fn off_runtime<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, Error> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name("cloudstop-stdin".into())
+        .spawn(move || {
+            let _ = tx.send(f());
+        })
+        .map_err(|e| Error::internal(format!("cannot start a thread: {e}")))?;
+    rx.await
+        .map_err(|_| Error::internal("the reading thread ended without an answer"))
 }
 
 /// `ids` in calls of at most `per_call`, in input order.
@@ -459,6 +496,13 @@ pub struct Ctx {
     /// In a run over several locations: this one, and where every location's listing
     /// meets before anything is decided.
     place: Option<(String, Arc<select::Gather>)>,
+    /// Whether stdin is a terminal a person can answer the prompt on.
+    interactive: bool,
+    /// The prompt's answer: asked at most once per run, whoever asks first.
+    confirmation: tokio::sync::OnceCell<Result<(), Error>>,
+    /// False while a confirmation is still to be given: the progress bar stays hidden
+    /// so that it does not draw over the prompt.
+    cleared_to_send: AtomicBool,
 }
 
 impl Ctx {
@@ -470,6 +514,7 @@ impl Ctx {
         }
         Ctx {
             clock: Clock::from_env(&env),
+            cleared_to_send: AtomicBool::new(!needs_confirmation(&plan)),
             plan,
             env,
             transport: Arc::new(transport),
@@ -478,6 +523,112 @@ impl Ctx {
             abort: OnceLock::new(),
             selected: OnceLock::new(),
             place: None,
+            interactive: false,
+            confirmation: tokio::sync::OnceCell::new(),
+        }
+    }
+
+    /// Says that stdin is a terminal where the `cluster delete` prompt can be answered
+    /// (without it, a run that needs confirmation is refused).
+    pub fn interactive(mut self, stdin_is_terminal: bool) -> Ctx {
+        self.interactive = stdin_is_terminal;
+        self
+    }
+
+    /// Whether nothing (any more) stands between the run and its requests; false while
+    /// the `cluster delete` prompt is pending.
+    pub fn cleared_to_send(&self) -> bool {
+        self.cleared_to_send.load(Ordering::Relaxed)
+    }
+
+    /// The confirmation a destructive operation needs before its first request.
+    ///
+    /// Call it after settings and credentials are resolved (every check that needs no
+    /// network is done: location, run user, credentials found) and before anything is
+    /// sent; the engine's `run` does, so an API on the engine needs nothing more. It
+    /// returns at once when no confirmation is needed (`job stop`, `server stop`,
+    /// `--yes`, `--dry-run`). Otherwise it asks once per run, on stderr, naming each
+    /// cluster with its provider and the location recorded in the report, and reads the
+    /// answer off the runtime, so Ctrl-C or SIGTERM at the prompt still ends the run
+    /// with its envelope (exit 130). `y` or `yes` (any case) goes on; anything else,
+    /// Enter or end of input is a usage error (exit 2) with nothing sent. Without a
+    /// terminal it refuses at once.
+    pub async fn confirm_destruction(&self) -> Result<(), Error> {
+        if !needs_confirmation(&self.plan) {
+            return Ok(());
+        }
+        self.confirmation.get_or_init(|| self.ask()).await.clone()
+    }
+
+    async fn ask(&self) -> Result<(), Error> {
+        if !self.interactive {
+            return Err(confirmation_refused());
+        }
+        let location: Vec<String> = self
+            .report
+            .location()
+            .iter()
+            .map(|(k, v)| format!("{k} {v}"))
+            .collect();
+        let location = if location.is_empty() {
+            String::new()
+        } else {
+            format!(" in {}", location.join(", "))
+        };
+        let provider = self.plan.provider.as_str();
+        let n = self.plan.ids.len();
+        let mut text = format!(
+            "cluster delete destroys {} and {} data:\n",
+            if n == 1 {
+                "this cluster"
+            } else {
+                "these clusters"
+            },
+            if n == 1 { "its" } else { "their" },
+        );
+        for id in &self.plan.ids {
+            text.push_str(&format!("  {provider} cluster {id}{location}\n"));
+        }
+        text.push_str(&format!(
+            "Delete {n} cluster{}? [y/N] ",
+            if n == 1 { "" } else { "s" }
+        ));
+        let mut err = std::io::stderr().lock();
+        let _ = err.write_all(text.as_bytes());
+        let _ = err.flush();
+        drop(err);
+        let answer = off_runtime(|| {
+            let mut line = String::new();
+            std::io::stdin().read_line(&mut line).map(|_| line)
+        })
+        .await?;
+        let answer = match answer {
+            Ok(a) => a,
+            Err(e) => {
+                return Err(Error::usage(format!(
+                    "cannot read the answer to the prompt ({e}): nothing was sent"
+                )))
+            }
+        };
+        if answer.is_empty() {
+            // End of input (Ctrl-D) leaves the cursor on the prompt's line.
+            let _ = writeln!(std::io::stderr());
+        }
+        if is_yes(&answer) {
+            tracing::info!("cluster delete confirmed at the prompt");
+            self.cleared_to_send.store(true, Ordering::Relaxed);
+            Ok(())
+        } else {
+            let said = answer.trim();
+            Err(Error::usage(if said.is_empty() {
+                "cluster delete not confirmed: nothing was sent (answer y to delete, or pass --yes)"
+                    .to_string()
+            } else {
+                format!(
+                    "cluster delete not confirmed (answer {}): nothing was sent (answer y to delete, or pass --yes)",
+                    crate::plan::quote(said)
+                )
+            }))
         }
     }
 
@@ -501,6 +652,9 @@ impl Ctx {
             abort: OnceLock::new(),
             selected: OnceLock::new(),
             place: Some((location.to_string(), gather)),
+            interactive: self.interactive,
+            confirmation: tokio::sync::OnceCell::new(),
+            cleared_to_send: AtomicBool::new(self.cleared_to_send()),
         }
     }
 
@@ -521,6 +675,9 @@ impl Ctx {
             abort: OnceLock::new(),
             selected: OnceLock::new(),
             place: None,
+            interactive: self.interactive,
+            confirmation: tokio::sync::OnceCell::new(),
+            cleared_to_send: AtomicBool::new(self.cleared_to_send()),
         }
     }
 
@@ -587,7 +744,11 @@ impl Ctx {
 
     /// When `--wait` gives up.
     pub fn wait_deadline(&self) -> Instant {
-        Instant::now() + self.plan.wait_timeout
+        // `--wait-timeout` is bounded when parsed; a deadline past the clock's range
+        // would still be "never", not a panic.
+        let now = Instant::now();
+        now.checked_add(self.plan.wait_timeout)
+            .unwrap_or(now + crate::cli::MAX_WAIT_TIMEOUT)
     }
 
     /// Sleeps `--poll-interval` before the next status poll; false when the deadline
@@ -625,10 +786,65 @@ impl Ctx {
     }
 }
 
+/// `y` or `yes`, any case, blanks around ignored.
+fn is_yes(answer: &str) -> bool {
+    matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn only_y_and_yes_confirm() {
+        for a in ["y\n", "Y\n", "yes\n", "YES\r\n", " Yes \n"] {
+            assert!(is_yes(a), "{a:?}");
+        }
+        for a in ["", "\n", "n\n", "no\n", "yep\n", "y es\n", "ye\n", "oui\n"] {
+            assert!(!is_yes(a), "{a:?}");
+        }
+    }
+
+    fn plan(args: &str) -> Plan {
+        use clap::Parser;
+        let cli = crate::cli::Cli::try_parse_from(
+            std::iter::once("cloudstop").chain(args.split_whitespace()),
+        )
+        .unwrap();
+        Plan::build(cli.command, &Env::default(), &mut std::io::empty()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn confirmation_is_needed_only_to_delete_for_real() {
+        let base = "cluster delete -p qingcloud --cluster-id hpc-aaaaaaaa";
+        for (args, needed) in [
+            (base.to_string(), true),
+            (format!("{base} --yes"), false),
+            (format!("{base} --dry-run"), false),
+            ("job stop -p tencent --job-id job-aaaaaaaa".into(), false),
+        ] {
+            let p = plan(&args);
+            assert_eq!(needs_confirmation(&p), needed, "{args}");
+            // Without a terminal, a needed confirmation is refused; nothing is read.
+            let ctx = Ctx::new(p, Env::default());
+            assert_eq!(ctx.cleared_to_send(), !needed);
+            let got = ctx.confirm_destruction().await;
+            if needed {
+                let e = got.unwrap_err();
+                assert_eq!(e.kind, ErrorKind::Usage);
+                assert!(e.message.contains("--yes"), "{}", e.message);
+                // Asked once: the same answer again.
+                assert_eq!(
+                    ctx.confirm_destruction().await.unwrap_err().message,
+                    e.message
+                );
+                assert!(!ctx.cleared_to_send());
+            } else {
+                got.unwrap();
+            }
+        }
+    }
 
     #[test]
     fn report_keeps_input_order_and_tallies() {

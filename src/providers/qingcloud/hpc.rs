@@ -587,6 +587,8 @@ pub async fn cluster_delete(ctx: &Ctx, qc: &Qingcloud) -> Result<(), Error> {
         }
         return Ok(());
     }
+    // Until this delete moves onto the engine, it asks for itself (the engine does).
+    ctx.confirm_destruction().await?;
     ctx.for_each(ids, |id| async move {
         if let Some(e) = ctx.aborted() {
             ctx.report.set(ResultItem::failed(id, &e));

@@ -127,7 +127,7 @@ impl CliFile {
         else {
             return Ok(CliFile::default());
         };
-        let text = match std::fs::read_to_string(&path) {
+        let text = match crate::config::read_text(&path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Ok(CliFile {
