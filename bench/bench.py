@@ -158,8 +158,8 @@ def main():
         mocks = [mock() for _ in regions]
         try:
             env4 = dict(ENV, HUAWEICLOUD_SDK_IAM_ENDPOINT=base)
-            for (_, b), reg in zip(mocks, regions):
-                post(b + "/__config", {"latency_ms": 20, "list_total": 50, "bench_every": 1})
+            for k, ((_, b), reg) in enumerate(zip(mocks, regions)):
+                post(b + "/__config", {"latency_ms": 20, "list_total": 50, "bench_every": 1, "id_base": k * 1000})
                 env4["HUAWEICLOUD_SDK_REGION_ECS_" + reg.upper().replace("-", "_")] = b
             def one_region(reg):
                 return [BIN, "server", "stop", "-p", "huawei", "--region", reg, "--tag", "env=bench", "--max-matches", "200"]

@@ -19,21 +19,21 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 LOCK = threading.Lock()
 LOG = []
 WINDOW = deque()
-CONFIG = {"throttle_per_second": None, "latency_ms": 0, "list_total": 10000, "bench_every": 2000}
+CONFIG = {"throttle_per_second": None, "latency_ms": 0, "list_total": 10000, "bench_every": 2000, "id_base": 0}
 PAGES = {}
 
 
 def servers_page(page, limit):
     """One ListServersDetails page, built once and kept (the mock's own cost stays out of
     the measurement)."""
-    total, every = CONFIG["list_total"], CONFIG["bench_every"]
-    key = (page, limit, total, every)
+    total, every, base = CONFIG["list_total"], CONFIG["bench_every"], CONFIG["id_base"]
+    key = (page, limit, total, every, base)
     if key not in PAGES:
         start = (page - 1) * limit
         servers = []
         for i in range(start, min(start + limit, total)):
             tags = ["env=bench" if i % every == every - 1 else "env=other", f"owner=team{i % 7}"]
-            servers.append({"id": f"616fb98f-46ca-475e-917e-{i:012x}", "name": f"bench-{i}", "status": "ACTIVE",
+            servers.append({"id": f"616fb98f-46ca-475e-917e-{base + i:012x}", "name": f"bench-{i}", "status": "ACTIVE",
                             "OS-EXT-STS:task_state": None, "tags": tags})
         PAGES[key] = json.dumps({"count": total, "servers": servers}).encode()
     return PAGES[key]
