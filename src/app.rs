@@ -206,7 +206,12 @@ but the final state was not confirmed",
         top,
         ctx.plan.ignore_missing,
         start.elapsed().as_millis() as u64,
-    );
+    )
+    .with_selection(ctx.report.selection());
+    let envelope = match ctx.report.locations() {
+        Some((key, tried, failed)) => envelope.with_locations(&key, tried, failed),
+        None => envelope,
+    };
     print(&envelope, output);
     code_override.unwrap_or_else(|| envelope.exit_code())
 }

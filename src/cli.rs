@@ -88,7 +88,8 @@ pub enum JobCommand {
 cloudstop job stop --provider tencent --region ap-guangzhou --job-id job-rybewp57\n  \
 cloudstop job stop -p tencent --region ap-guangzhou --ids-from jobs.txt --wait --ignore-missing\n  \
 cloudstop job stop -p qingcloud --zone jn1a --cluster-id ehpc-8jqdq0mz --job-id hpcjob-bp6rj09f\n  \
-cloudstop job stop -p huawei --region cn-north-4 --job-id 95f661bd-1527-41b8-971c-eca55e513254 --wait")]
+cloudstop job stop -p huawei --region cn-north-4 --job-id 95f661bd-1527-41b8-971c-eca55e513254 --wait\n  \
+cloudstop job stop -p tencent --region ap-guangzhou --tag ci-run=4711 --ignore-missing")]
     Stop(JobStopArgs),
 }
 
@@ -98,7 +99,8 @@ pub enum ServerCommand {
     #[command(after_help = "Examples:\n  \
 cloudstop server stop --provider huawei --region cn-north-4 --ids-from servers.txt --wait\n  \
 cloudstop server stop -p tencent --region ap-guangzhou --server-id ins-r8hr2upy --stop-charging\n  \
-cloudstop server stop -p qingcloud --zone pek3a --server-id i-rtyv0968 --hard")]
+cloudstop server stop -p qingcloud --zone pek3a --server-id i-rtyv0968 --hard\n  \
+cloudstop server stop -p huawei --region cn-north-4 --tag env=dev --state running --max-matches 50")]
     Stop(ServerStopArgs),
 }
 
@@ -119,9 +121,11 @@ pub struct JobStopArgs {
     /// Job id (repeatable; comma-separated values are split)
     #[arg(long = "job-id", value_name = "ID", value_delimiter = ',', action = ArgAction::Append)]
     pub job_ids: Vec<String>,
-    /// QingCloud: the cluster the jobs run in
+    /// QingCloud: the cluster the jobs run in (with selectors: narrows the listing to it)
     #[arg(long = "cluster-id", value_name = "ID")]
     pub cluster_id: Option<String>,
+    #[command(flatten)]
+    pub select: SelectorArgs,
     #[command(flatten)]
     pub common: CommonArgs,
 }
@@ -138,7 +142,27 @@ pub struct ServerStopArgs {
     #[arg(long = "stop-charging")]
     pub stop_charging: bool,
     #[command(flatten)]
+    pub select: SelectorArgs,
+    #[command(flatten)]
     pub common: CommonArgs,
+}
+
+/// Selecting by tag, name and state instead of ids (SPEC "Selecting by tag, name and state").
+#[derive(Debug, Args, Default)]
+#[command(next_help_heading = "Selectors (instead of ids)")]
+pub struct SelectorArgs {
+    /// Select resources carrying this tag (KEY=VALUE, or KEY for any value); repeatable, all must match
+    #[arg(long = "tag", value_name = "KEY=VALUE", action = ArgAction::Append)]
+    pub tags: Vec<String>,
+    /// Select resources whose name matches this glob (*, ?, [..]; anchored, case-sensitive); repeatable, any may match
+    #[arg(long = "name", value_name = "GLOB", action = ArgAction::Append)]
+    pub names: Vec<String>,
+    /// With --tag/--name: only resources in this state (running, stopped, pending or the provider's word); repeatable
+    #[arg(long = "state", value_name = "STATE", action = ArgAction::Append)]
+    pub states: Vec<String>,
+    /// Refuse (exit 2, nothing sent) when the selectors match more than N resources [default: 20]
+    #[arg(long = "max-matches", value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_matches: Option<u32>,
 }
 
 #[derive(Debug, Args)]

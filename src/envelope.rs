@@ -92,6 +92,15 @@ pub struct ResultItem {
     pub request_id: Option<String>,
     pub provider_job_id: Option<String>,
     pub error: Option<ErrorInfo>,
+    /// The resource's name, for a result selected by `--tag`/`--name` (absent with ids).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The provider's own state word when it was selected (absent with ids).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state_before: Option<String>,
+    /// Where it is (`{"region": "ap-shanghai"}`), when several locations were asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<BTreeMap<String, String>>,
 }
 
 impl ResultItem {
@@ -104,6 +113,9 @@ impl ResultItem {
             request_id: None,
             provider_job_id: None,
             error: None,
+            name: None,
+            state_before: None,
+            location: None,
         }
     }
 
@@ -226,6 +238,26 @@ pub struct RequestRecord {
     pub credentials: CredentialsUsed,
 }
 
+/// What `--tag`/`--name`/`--state` selected (SPEC "Selecting by tag, name and state").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Selection {
+    /// `--tag` key → value (`null`: any value; a QingCloud tag name is a key).
+    pub tags: BTreeMap<String, Option<String>>,
+    pub names: Vec<String>,
+    pub states: Vec<String>,
+    pub matched: usize,
+    /// Every match, ordered by (location, id), also when `--max-matches` refused them.
+    pub matched_ids: Vec<String>,
+    pub max_matches: usize,
+}
+
+/// A location that failed as a whole (several locations asked for).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct LocationFailed {
+    pub location: BTreeMap<String, String>,
+    pub error: ErrorInfo,
+}
+
 /// The one JSON document printed on stdout.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Envelope {
@@ -233,8 +265,14 @@ pub struct Envelope {
     pub ok: bool,
     pub provider: String,
     pub operation: String,
-    pub location: BTreeMap<String, String>,
+    /// `{"region": "…"}`; with several locations `{"regions": [...]}` / `{"zones": [...]}`.
+    pub location: BTreeMap<String, serde_json::Value>,
+    /// Present (possibly empty) only when several locations were asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub locations_failed: Option<Vec<LocationFailed>>,
     pub dry_run: bool,
+    /// `null` when ids were given.
+    pub selection: Option<Selection>,
     pub results: Vec<ResultItem>,
     pub summary: Summary,
     pub requests: Vec<RequestRecord>,
@@ -270,8 +308,13 @@ impl Envelope {
             ok: false,
             provider: provider.to_string(),
             operation: operation.to_string(),
-            location,
+            location: location
+                .into_iter()
+                .map(|(k, v)| (k, serde_json::Value::String(v)))
+                .collect(),
+            locations_failed: None,
             dry_run,
+            selection: None,
             results,
             summary,
             requests,
@@ -282,11 +325,34 @@ impl Envelope {
         env
     }
 
+    /// Sets `selection` (a run with selectors).
+    pub fn with_selection(mut self, selection: Option<Selection>) -> Envelope {
+        self.selection = selection;
+        self
+    }
+
+    /// Several locations: the top-level `location` lists those tried (`key` is
+    /// `regions` or `zones`), and each failed one is an entry of `locations_failed`,
+    /// counted in the exit code.
+    pub fn with_locations(
+        mut self,
+        key: &str,
+        tried: Vec<String>,
+        failed: Vec<LocationFailed>,
+    ) -> Envelope {
+        self.location = BTreeMap::from([(key.to_string(), serde_json::json!(tried))]);
+        self.locations_failed = Some(failed);
+        self.ok = self.exit_code() == exit::OK;
+        self
+    }
+
     /// The process exit code for this envelope (SPEC precedence 3, 1, 5, 6, 4).
     pub fn exit_code(&self) -> u8 {
         let top = self.error.as_ref().map(error_exit_code);
+        let places = self.locations_failed.iter().flatten();
         combine_exit_codes(
             top.into_iter()
+                .chain(places.map(|f| error_exit_code(&f.error)))
                 .chain(self.results.iter().map(ResultItem::exit_code)),
         )
     }
@@ -339,14 +405,24 @@ pub fn json_schema() -> String {
     let mut value = schema.to_value();
     // SPEC: this is version 1 of the envelope; a change of shape is a new version.
     value["properties"]["version"]["const"] = 1.into();
-    make_strict(&mut value);
+    make_strict(&mut value, "Envelope");
     let mut text = serde_json::to_string_pretty(&value).expect("a schema serialises");
     text.push('\n');
     text
 }
 
-/// Every object schema: all properties required, nothing else allowed.
-fn make_strict(v: &mut serde_json::Value) {
+/// Properties printed only when they have a value, per schema: the envelope's own
+/// (`locations_failed`) and a result's (`name`, `state_before`, `location`).
+const OPTIONAL_FIELDS: [(&str, &str); 4] = [
+    ("Envelope", "locations_failed"),
+    ("ResultItem", "name"),
+    ("ResultItem", "state_before"),
+    ("ResultItem", "location"),
+];
+
+/// Every object schema: all properties required (but [`OPTIONAL_FIELDS`]), nothing
+/// else allowed.
+fn make_strict(v: &mut serde_json::Value, name: &str) {
     match v {
         serde_json::Value::Object(map) => {
             let keys: Option<Vec<serde_json::Value>> = map
@@ -354,15 +430,33 @@ fn make_strict(v: &mut serde_json::Value) {
                 .and_then(|p| p.as_object())
                 .map(|p| p.keys().cloned().map(Into::into).collect());
             // `location` and `headers` are maps: their schema has no `properties`.
+            // Fields printed only when set (`name`, `state_before`) stay optional.
+            let keys = keys.map(|k| {
+                k.into_iter()
+                    .filter(|key| {
+                        !OPTIONAL_FIELDS
+                            .iter()
+                            .any(|(def, field)| *def == name && key == field)
+                    })
+                    .collect::<Vec<_>>()
+            });
             if let Some(keys) = keys {
                 map.insert("required".into(), keys.into());
                 map.insert("additionalProperties".into(), false.into());
             }
-            for child in map.values_mut() {
-                make_strict(child);
+            for (key, child) in map.iter_mut() {
+                if key == "$defs" {
+                    if let Some(defs) = child.as_object_mut() {
+                        for (def, schema) in defs.iter_mut() {
+                            make_strict(schema, def);
+                        }
+                    }
+                } else {
+                    make_strict(child, "");
+                }
             }
         }
-        serde_json::Value::Array(items) => items.iter_mut().for_each(make_strict),
+        serde_json::Value::Array(items) => items.iter_mut().for_each(|i| make_strict(i, "")),
         _ => {}
     }
 }
@@ -612,5 +706,52 @@ mod tests {
         let mut extra = v;
         extra["extra"] = 1.into();
         assert!(!validator.is_valid(&extra));
+
+        // A run with selectors: `selection`, and `name`/`state_before` on results.
+        let mut selected = ResultItem::new("ins-aaaaaaa1", Status::AlreadyStopped);
+        selected.name = Some("ci-1".into());
+        selected.state_before = Some("STOPPED".into());
+        let mut tags = BTreeMap::new();
+        tags.insert("env".to_string(), Some("dev".to_string()));
+        tags.insert("owner".to_string(), None);
+        let e = env_of(vec![selected], false).with_selection(Some(Selection {
+            tags,
+            names: vec!["ci-*".into()],
+            states: vec![],
+            matched: 1,
+            matched_ids: vec!["ins-aaaaaaa1".into()],
+            max_matches: 20,
+        }));
+        let v: serde_json::Value = serde_json::from_str(&e.to_json()).unwrap();
+        assert_eq!(v["results"][0]["state_before"], "STOPPED");
+        assert!(validator.is_valid(&v), "{v}");
+        let mut no_selection_key = v.clone();
+        no_selection_key
+            .as_object_mut()
+            .unwrap()
+            .remove("selection");
+        assert!(!validator.is_valid(&no_selection_key));
+        let back: Envelope = serde_json::from_value(v).unwrap();
+        assert_eq!(back, e);
+
+        // Several locations: `location` lists them, `locations_failed` counts.
+        let mut placed = ResultItem::new("ins-aaaaaaa1", Status::Stopping);
+        placed.location = Some(BTreeMap::from([("region".into(), "ap-shanghai".into())]));
+        let failed = LocationFailed {
+            location: BTreeMap::from([("region".into(), "ap-beijing".into())]),
+            error: ErrorInfo::from(err(ErrorKind::Auth, false)),
+        };
+        let e = env_of(vec![placed], false).with_locations(
+            "regions",
+            vec!["ap-shanghai".into(), "ap-beijing".into()],
+            vec![failed],
+        );
+        assert_eq!(e.exit_code(), 3);
+        assert!(!e.ok);
+        let v: serde_json::Value = serde_json::from_str(&e.to_json()).unwrap();
+        assert_eq!(v["location"]["regions"][1], "ap-beijing");
+        assert!(validator.is_valid(&v), "{v}");
+        let ok = env_of(vec![], false).with_locations("zones", vec!["pek3a".into()], vec![]);
+        assert!(ok.ok && ok.exit_code() == 0);
     }
 }

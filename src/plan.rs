@@ -8,6 +8,7 @@ use crate::cli::{
 };
 use crate::config::Env;
 use crate::error::Error;
+use crate::providers::select::Selectors;
 use crate::transport::TransportOptions;
 use std::collections::HashSet;
 use std::io::Read;
@@ -91,15 +92,60 @@ impl Operation {
     }
 }
 
+/// Several locations at once (SPEC "Several regions or zones at once").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Locations {
+    /// As given, in order, without duplicates (at least two).
+    List(Vec<String>),
+    /// Every location the provider lists for the service.
+    All,
+}
+
+/// `--region`/`--zone`: one value, or with a comma or `all` several locations.
+fn split_locations(v: Option<String>) -> Result<(Option<String>, Option<Locations>), Error> {
+    let Some(v) = non_empty(v) else {
+        return Ok((None, None));
+    };
+    if v.trim() == "all" {
+        return Ok((None, Some(Locations::All)));
+    }
+    if !v.contains(',') {
+        return Ok((Some(v), None));
+    }
+    let mut seen = HashSet::new();
+    let list: Vec<String> = v
+        .split(',')
+        .map(|s| s.trim().to_string())
+        .filter(|s| seen.insert(s.clone()))
+        .collect();
+    if list.iter().any(|s| s.is_empty()) {
+        return Err(Error::usage(format!(
+            "empty location in {}: expected a comma-separated list such as ap-guangzhou,ap-shanghai",
+            quote(&v)
+        )));
+    }
+    Ok(match <[String; 1]>::try_from(list) {
+        Ok([one]) => (Some(one), None),
+        Err(list) => (None, Some(Locations::List(list))),
+    })
+}
+
 /// Everything a run needs, validated.
 #[derive(Debug, Clone)]
 pub struct Plan {
     pub provider: ProviderName,
     pub operation: Operation,
-    /// In input order, without duplicates, never empty.
+    /// In input order, without duplicates; never empty unless `selectors` is set
+    /// (then the selection finds the ids during the run: `Ctx::ids`).
     pub ids: Vec<String>,
+    /// `--tag`/`--name`/`--state`/`--max-matches`, when given instead of ids.
+    pub selectors: Option<Selectors>,
     /// `--region` / `CLOUDSTOP_REGION` (the provider adds its own sources).
     pub region: Option<String>,
+    /// With selectors, several regions (Tencent, Huawei) or zones (QingCloud):
+    /// `--region a,b` or `all`. Then `region`/`zone` is unset and each location runs
+    /// with its own (`Ctx::for_location`).
+    pub locations: Option<Locations>,
     pub zone: Option<String>,
     pub project_id: Option<String>,
     /// QingCloud `job stop`: the cluster the jobs run in.
@@ -193,28 +239,35 @@ impl Plan {
     pub fn build(cmd: Command, env: &Env, stdin: &mut dyn Read) -> Result<Plan, Error> {
         let mut keep_instances = false;
         let mut delete_storage = false;
+        let mut select = crate::cli::SelectorArgs::default();
         let (flag_ids, cluster_id, run_user, unlease, hard, stop_charging, common, operation) =
             match cmd {
-                Command::Job(JobCommand::Stop(a)) => (
-                    a.job_ids,
-                    a.cluster_id,
-                    None,
-                    None,
-                    false,
-                    false,
-                    a.common,
-                    Operation::JobStop,
-                ),
-                Command::Server(ServerCommand::Stop(a)) => (
-                    a.server_ids,
-                    None,
-                    None,
-                    None,
-                    a.hard,
-                    a.stop_charging,
-                    a.common,
-                    Operation::ServerStop,
-                ),
+                Command::Job(JobCommand::Stop(a)) => {
+                    select = a.select;
+                    (
+                        a.job_ids,
+                        a.cluster_id,
+                        None,
+                        None,
+                        false,
+                        false,
+                        a.common,
+                        Operation::JobStop,
+                    )
+                }
+                Command::Server(ServerCommand::Stop(a)) => {
+                    select = a.select;
+                    (
+                        a.server_ids,
+                        None,
+                        None,
+                        None,
+                        a.hard,
+                        a.stop_charging,
+                        a.common,
+                        Operation::ServerStop,
+                    )
+                }
                 Command::Cluster(ClusterCommand::Delete(a)) => {
                     keep_instances = a.keep_instances;
                     delete_storage = a.delete_storage;
@@ -232,7 +285,23 @@ impl Plan {
                 _ => return Err(Error::internal("not an operation command")),
             };
         let provider: ProviderName = common.provider.into();
-        let ids = collect_ids(operation, flag_ids, common.ids_from.as_deref(), stdin)?;
+        let selectors = Selectors::parse(
+            &select.tags,
+            &select.names,
+            &select.states,
+            select.max_matches.map(|n| n as usize),
+        )?;
+        let ids = match &selectors {
+            None => collect_ids(operation, flag_ids, common.ids_from.as_deref(), stdin)?,
+            Some(_) if !flag_ids.is_empty() || common.ids_from.is_some() => {
+                return Err(Error::usage(format!(
+                    "--tag/--name select {}s instead of ids: pass either {} / --ids-from or selectors, not both (nothing was sent)",
+                    operation.noun(),
+                    operation.id_flag()
+                )));
+            }
+            Some(_) => Vec::new(),
+        };
 
         if stop_charging && provider != ProviderName::Tencent {
             return Err(Error::usage(format!(
@@ -265,12 +334,41 @@ impl Plan {
         if profile.trim().is_empty() {
             return Err(Error::usage("--profile must not be empty"));
         }
+        // QingCloud's locations are zones, the others' regions.
+        let (mut region, mut zone) = (non_empty(region), non_empty(zone));
+        let (one, locations) = if provider == ProviderName::Qingcloud {
+            split_locations(zone.take())?
+        } else {
+            split_locations(region.take())?
+        };
+        if provider == ProviderName::Qingcloud {
+            zone = one;
+        } else {
+            region = one;
+        }
+        if locations.is_some() && selectors.is_none() {
+            let flag = if provider == ProviderName::Qingcloud {
+                "--zone"
+            } else {
+                "--region"
+            };
+            return Err(Error::usage(format!(
+                "with ids, {flag} names exactly one location: several locations (a list or all) need selectors (--tag/--name)"
+            )));
+        }
+        if locations.is_some() && provider == ProviderName::Huawei && project_id.is_some() {
+            return Err(Error::usage(
+                "--project-id names the project of one region: with several regions each one's project is looked up from IAM",
+            ));
+        }
         Ok(Plan {
             provider,
             operation,
             ids,
-            region: non_empty(region),
-            zone: non_empty(zone),
+            selectors,
+            region,
+            locations,
+            zone,
             project_id: non_empty(project_id),
             cluster_id,
             run_user: non_empty(run_user),

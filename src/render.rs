@@ -171,7 +171,18 @@ fn row(r: &ResultItem) -> [String; 4] {
         })
         .unwrap_or_else(|| "-".into());
     [
-        r.id.clone(),
+        // Selected resources show their name; with several locations, where they are
+        // (results come ordered by location, so they read as groups).
+        {
+            let id = match &r.name {
+                Some(n) if !n.is_empty() => format!("{} ({n})", r.id),
+                _ => r.id.clone(),
+            };
+            match r.location.as_ref().and_then(|l| l.values().next()) {
+                Some(place) => format!("{place}  {id}"),
+                None => id,
+            }
+        },
         r.status.as_str().to_string(),
         r.provider_job_id.clone().unwrap_or_else(|| "-".into()),
         // One row per result: a multi-line provider message stays on its row.
@@ -189,7 +200,14 @@ fn summary(env: &Envelope, paint: Paint) -> String {
     let location: Vec<String> = env
         .location
         .iter()
-        .map(|(k, v)| format!("{k}={v}"))
+        .map(|(k, v)| match v {
+            serde_json::Value::String(s) => format!("{k}={s}"),
+            serde_json::Value::Array(a) => {
+                let all: Vec<&str> = a.iter().filter_map(|x| x.as_str()).collect();
+                format!("{k}={}", all.join(","))
+            }
+            other => format!("{k}={other}"),
+        })
         .collect();
     let location = if location.is_empty() {
         String::new()
@@ -273,7 +291,7 @@ pub struct Progress {
 impl Progress {
     pub fn new(ctx: &Ctx, stderr_is_terminal: bool, quiet: bool) -> Progress {
         let plan = &ctx.plan;
-        let worth_it = plan.ids.len() > 1 || plan.wait;
+        let worth_it = plan.ids.len() > 1 || plan.wait || plan.selectors.is_some();
         // A dumb terminal cannot redraw a line in place.
         let dumb = ctx.env.get("TERM") == Some("dumb");
         if !stderr_is_terminal || dumb || quiet || plan.dry_run || !worth_it {
@@ -316,8 +334,10 @@ impl Progress {
                     *shown = Some(bar.clone());
                 }
             }
+            // Selectors find the ids during the run.
+            bar.set_length(ctx.report.len() as u64);
             let (accepted, settled) = ctx.report.tally(is_final);
-            if ctx.plan.wait && accepted == ctx.plan.ids.len() {
+            if ctx.plan.wait && accepted == ctx.report.len() {
                 bar.set_message(format!("waiting ({})", ctx.plan.operation.verb()));
                 bar.set_position(settled as u64);
             } else {

@@ -317,7 +317,8 @@ pub struct Transport {
     opts: TransportOptions,
     client: OnceLock<Result<reqwest::Client, String>>,
     in_flight: Semaphore,
-    pacers: Mutex<HashMap<&'static str, Arc<Pacer>>>,
+    /// Keyed by (host, API): each regional host has its own budget (PROVIDERS.md §5).
+    pacers: Mutex<HashMap<(String, &'static str), Arc<Pacer>>>,
     /// Every attempt, redacted, when `-vvv` asks for them in the envelope.
     recorded: Option<Mutex<Vec<RequestRecord>>>,
     /// The run's credentials: made fresh before every attempt of [`Transport::send`].
@@ -368,12 +369,12 @@ impl Transport {
             .map_err(|e| Error::internal(format!("cannot build the HTTP client: {e}")))
     }
 
-    fn pacer(&self, api: &Api) -> Arc<Pacer> {
+    fn pacer(&self, host: &str, api: &Api) -> Arc<Pacer> {
         let rate = self.opts.rate.unwrap_or(api.default_rate);
         self.pacers
             .lock()
             .unwrap()
-            .entry(api.name)
+            .entry((host.to_string(), api.name))
             .or_insert_with(|| Arc::new(Pacer::new(rate)))
             .clone()
     }
@@ -387,9 +388,9 @@ impl Transport {
         &self,
         api: &Api,
         build: impl FnMut() -> Result<HttpRequest, Error>,
-        parse: impl FnMut(&RawResponse) -> Result<T, Error>,
+        mut parse: impl FnMut(&RawResponse) -> Result<T, Error>,
     ) -> Result<T, Error> {
-        self.send_inner(api, build, parse, true).await
+        self.send_inner(api, build, |_, raw| parse(raw), true).await
     }
 
     /// [`Transport::send`] for the calls that obtain credentials (STS, metadata, IdP):
@@ -399,21 +400,56 @@ impl Transport {
         &self,
         api: &Api,
         build: impl FnMut() -> Result<HttpRequest, Error>,
-        parse: impl FnMut(&RawResponse) -> Result<T, Error>,
+        mut parse: impl FnMut(&RawResponse) -> Result<T, Error>,
     ) -> Result<T, Error> {
-        self.send_inner(api, build, parse, false).await
+        self.send_inner(api, build, |_, raw| parse(raw), false)
+            .await
+    }
+
+    /// As [`Transport::send`], with the attempt number (0 for the first) handed to
+    /// `parse`: for an answer whose meaning depends on whether an earlier attempt may
+    /// already have taken effect. (`build` may be called more than once per attempt —
+    /// the pacer learns the host from it — so it must not count attempts itself.)
+    pub async fn send_numbered<T>(
+        &self,
+        api: &Api,
+        build: impl FnMut() -> Result<HttpRequest, Error>,
+        parse: impl FnMut(u32, &RawResponse) -> Result<T, Error>,
+    ) -> Result<T, Error> {
+        self.send_inner(api, build, parse, true).await
     }
 
     async fn send_inner<T>(
         &self,
         api: &Api,
         mut build: impl FnMut() -> Result<HttpRequest, Error>,
-        mut parse: impl FnMut(&RawResponse) -> Result<T, Error>,
+        mut parse: impl FnMut(u32, &RawResponse) -> Result<T, Error>,
         with_credentials: bool,
     ) -> Result<T, Error> {
-        let pacer = self.pacer(api);
+        let mut paced_by: Option<Arc<Pacer>> = None;
         let mut attempt: u32 = 0;
         loop {
+            if with_credentials {
+                if let Some(c) = self.credentials.get() {
+                    c.ensure_fresh(self).await?;
+                }
+            }
+            // The pacer is per (host, API): the host is learnt from a request built
+            // (with current credentials) for that purpose; the request sent is built
+            // again after the wait, so its timestamp and signature are fresh.
+            let pacer = match &paced_by {
+                Some(p) => p.clone(),
+                None => {
+                    let host = reqwest::Url::parse(&build()?.url)
+                        .ok()
+                        .and_then(|u| {
+                            u.host_str()
+                                .map(|h| format!("{h}:{}", u.port_or_known_default().unwrap_or(0)))
+                        })
+                        .unwrap_or_default();
+                    paced_by.insert(self.pacer(&host, api)).clone()
+                }
+            };
             pacer.wait().await;
             if with_credentials {
                 if let Some(c) = self.credentials.get() {
@@ -441,7 +477,7 @@ impl Transport {
                     if with_credentials {
                         tracing::trace!(body = %raw.snippet(), "answer body (first 200 bytes)");
                     }
-                    match parse(&raw) {
+                    match parse(attempt, &raw) {
                         Ok(v) => return Ok(v),
                         Err(mut e) => {
                             if e.retry_after.is_none() {

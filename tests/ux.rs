@@ -198,6 +198,7 @@ async fn json_output_keeps_the_spec_key_order() {
             "operation",
             "location",
             "dry_run",
+            "selection",
             "results",
             "summary",
             "requests",

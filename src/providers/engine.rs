@@ -175,7 +175,7 @@ fn gone_error(ctx: &Ctx) -> Error {
 
 /// Runs the plan's ids through `api`.
 pub async fn run<A: Api>(ctx: &Ctx, api: &A) -> Result<(), Error> {
-    let ids = ctx.plan.ids.clone();
+    let ids = ctx.ids().to_vec();
     let (under_way, _) = statuses(ctx.plan.operation);
     if ctx.plan.dry_run {
         for chunk in chunks(&ids, api.per_call()) {

@@ -15,10 +15,13 @@
 pub mod engine;
 pub mod huawei;
 pub mod qingcloud;
+pub mod select;
 pub mod tencent;
 
 use crate::config::{ConfigFile, Env};
-use crate::envelope::{CredentialsUsed, ErrorInfo, RequestRecord, ResultItem, Status};
+use crate::envelope::{
+    CredentialsUsed, ErrorInfo, LocationFailed, RequestRecord, ResultItem, Selection, Status,
+};
 use crate::error::{Error, ErrorKind};
 use crate::plan::{Operation, Plan, ProviderName};
 use crate::transport::{HttpRequest, Transport};
@@ -27,7 +30,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use tokio::time::Instant;
 
 /// Provider names that may appear as sections of a profile.
@@ -70,6 +73,7 @@ pub fn validate(plan: &Plan) -> Result<(), Error> {
             },
         )));
     }
+    select::validate(plan, flavor(plan))?;
     match plan.provider {
         ProviderName::Tencent => tencent::validate(plan),
         ProviderName::Huawei => huawei::validate(plan),
@@ -77,12 +81,95 @@ pub fn validate(plan: &Plan) -> Result<(), Error> {
     }
 }
 
-/// Runs the plan's operation on its provider.
+/// Runs the plan's operation on its provider (on every location, when several were
+/// asked for).
 pub async fn run(ctx: &Ctx) -> Result<(), Error> {
+    if let Some(locations) = &ctx.plan.locations {
+        return several(ctx, locations).await;
+    }
+    run_one(ctx).await
+}
+
+async fn run_one(ctx: &Ctx) -> Result<(), Error> {
     match ctx.plan.provider {
         ProviderName::Tencent => tencent::run(ctx).await,
         ProviderName::Huawei => huawei::run(ctx).await,
         ProviderName::Qingcloud => qingcloud::run(ctx).await,
+    }
+}
+
+/// The selection's flavor of the plan's provider and operation.
+fn flavor(plan: &Plan) -> Option<&'static select::Flavor> {
+    match plan.provider {
+        ProviderName::Tencent => tencent::flavor(plan.operation),
+        ProviderName::Huawei => huawei::flavor(plan.operation),
+        ProviderName::Qingcloud => qingcloud::flavor(plan.operation),
+    }
+}
+
+/// A run over several locations (SPEC "Several regions or zones at once"): each one is
+/// listed and stopped concurrently, with its own context; the listings meet in a
+/// [`select::Gather`] so that `--max-matches` counts across all of them and nothing is
+/// sent before every location is listed. A location that fails as a whole is recorded
+/// in the report (`locations_failed`) without hiding the others.
+async fn several(ctx: &Ctx, locations: &crate::plan::Locations) -> Result<(), Error> {
+    let list = match locations {
+        crate::plan::Locations::List(l) => l.clone(),
+        crate::plan::Locations::All => match ctx.plan.provider {
+            ProviderName::Tencent => tencent::all_regions(ctx).await?,
+            p => {
+                let flag = if p == ProviderName::Qingcloud {
+                    "--zone"
+                } else {
+                    "--region"
+                };
+                return Err(Error::usage(format!(
+                    "{flag} all is not available yet for {}: name the locations ({flag} a,b)",
+                    p.as_str()
+                )));
+            }
+        },
+    };
+    if list.is_empty() {
+        return Err(Error::new(
+            ErrorKind::Provider,
+            "the provider lists no location for this service",
+        ));
+    }
+    let (Some(sel), Some(flavor)) = (&ctx.plan.selectors, flavor(&ctx.plan)) else {
+        return Err(Error::internal("several locations without selectors"));
+    };
+    let key = if ctx.plan.provider == ProviderName::Qingcloud {
+        "zone"
+    } else {
+        "region"
+    };
+    ctx.report.set_locations(key, list.clone());
+    let gather = Arc::new(select::Gather::new(
+        list.len(),
+        flavor,
+        sel.clone(),
+        ctx.plan.ignore_missing,
+        ctx.report.clone(),
+    ));
+    let subs: Vec<Ctx> = list
+        .iter()
+        .map(|l| ctx.for_location(l, gather.clone()))
+        .collect();
+    futures_util::future::join_all(subs.iter().map(|sub| async move {
+        let outcome = run_one(sub).await;
+        let (place, gather) = sub.place().expect("a location's context");
+        // A location that failed before listing still counts as arrived.
+        gather.arrive(place, None);
+        if let Err(e) = outcome {
+            tracing::warn!("{key} {place} failed: {}", e.message);
+            ctx.report.location_failed(place, &e);
+        }
+    }))
+    .await;
+    match gather.decision_error() {
+        Some(e) => Err(e),
+        None => Ok(()),
     }
 }
 
@@ -147,32 +234,139 @@ impl Clock {
 
 /// Results in input order, filled as they arrive.
 pub struct Report {
-    /// The requested ids, in input order; `slots[i]` is the result of `ids[i]`.
-    ids: Vec<String>,
-    index: HashMap<String, usize>,
+    /// The requested ids, in input order, and where each one's result goes. Known at
+    /// the start for ids; set once by [`Report::adopt`] when selectors found them.
+    order: RwLock<Order>,
     slots: Mutex<Vec<Option<ResultItem>>>,
     location: Mutex<BTreeMap<String, String>>,
     shown: Mutex<Vec<RequestRecord>>,
+    /// Selected resources: id → (name, state before), added to their results.
+    details: Mutex<HashMap<String, (Option<String>, String)>>,
+    selection: Mutex<Option<Selection>>,
+    /// Several locations: `region`/`zone`, those tried, those failed, and where each
+    /// selected id is.
+    places: Mutex<Option<Places>>,
 }
 
-impl Report {
-    pub fn new(ids: &[String]) -> Report {
-        Report {
+#[derive(Debug, Clone, Default)]
+struct Places {
+    key: &'static str,
+    tried: Vec<String>,
+    failed: Vec<LocationFailed>,
+    of: HashMap<String, String>,
+}
+
+#[derive(Default)]
+struct Order {
+    /// `slots[i]` is the result of `ids[i]`.
+    ids: Vec<String>,
+    index: HashMap<String, usize>,
+}
+
+impl Order {
+    fn new(ids: &[String]) -> Order {
+        Order {
             ids: ids.to_vec(),
             index: ids
                 .iter()
                 .enumerate()
                 .map(|(i, id)| (id.clone(), i))
                 .collect(),
+        }
+    }
+}
+
+impl Report {
+    pub fn new(ids: &[String]) -> Report {
+        Report {
+            order: RwLock::new(Order::new(ids)),
             slots: Mutex::new(vec![None; ids.len()]),
             location: Mutex::new(BTreeMap::new()),
             shown: Mutex::new(Vec::new()),
+            details: Mutex::new(HashMap::new()),
+            selection: Mutex::new(None),
+            places: Mutex::new(None),
         }
+    }
+
+    /// A run over several locations: `key` is `region` or `zone`.
+    pub fn set_locations(&self, key: &'static str, tried: Vec<String>) {
+        *self.places.lock().unwrap() = Some(Places {
+            key,
+            tried,
+            ..Places::default()
+        });
+    }
+
+    /// Where each selected id is (several locations).
+    pub fn set_places(&self, of: impl IntoIterator<Item = (String, String)>) {
+        if let Some(p) = self.places.lock().unwrap().as_mut() {
+            p.of.extend(of);
+        }
+    }
+
+    /// A location that failed as a whole.
+    pub fn location_failed(&self, location: &str, e: &Error) {
+        if let Some(p) = self.places.lock().unwrap().as_mut() {
+            if p.failed
+                .iter()
+                .any(|f| f.location.values().any(|v| v == location))
+            {
+                return;
+            }
+            p.failed.push(LocationFailed {
+                location: BTreeMap::from([(p.key.to_string(), location.to_string())]),
+                error: e.into(),
+            });
+        }
+    }
+
+    /// Several locations: (`regions`/`zones`, those tried, those failed in order).
+    pub fn locations(&self) -> Option<(String, Vec<String>, Vec<LocationFailed>)> {
+        let p = self.places.lock().unwrap().clone()?;
+        let mut failed = p.failed;
+        failed.sort_by_key(|f| {
+            p.tried
+                .iter()
+                .position(|t| f.location.values().any(|v| v == t))
+        });
+        Some((format!("{}s", p.key), p.tried, failed))
+    }
+
+    /// Takes the ids the selectors matched, in their order, with each one's name and
+    /// state before the run (added to its result).
+    pub fn adopt(
+        &self,
+        ids: &[String],
+        details: impl IntoIterator<Item = (String, (Option<String>, String))>,
+    ) {
+        let mut order = self.order.write().unwrap();
+        *order = Order::new(ids);
+        *self.slots.lock().unwrap() = vec![None; ids.len()];
+        self.details.lock().unwrap().extend(details);
+    }
+
+    /// The envelope's `selection` (a run with selectors).
+    pub fn set_selection(&self, s: Selection) {
+        *self.selection.lock().unwrap() = Some(s);
+    }
+
+    pub fn selection(&self) -> Option<Selection> {
+        self.selection.lock().unwrap().clone()
+    }
+
+    /// How many results the run will have.
+    pub fn len(&self) -> usize {
+        self.order.read().unwrap().ids.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 
     /// Records (or replaces) the result for its id.
     pub fn set(&self, item: ResultItem) {
-        if let Some(&i) = self.index.get(&item.id) {
+        if let Some(&i) = self.order.read().unwrap().index.get(&item.id) {
             self.slots.lock().unwrap()[i] = Some(item);
         } else {
             debug_assert!(
@@ -218,17 +412,19 @@ impl Report {
 
     /// Sorts requested ids into input order (ids not requested go last).
     pub fn sort_in_input_order(&self, ids: &mut [String]) {
-        ids.sort_by_key(|id| self.index.get(id).copied().unwrap_or(usize::MAX));
+        let order = self.order.read().unwrap();
+        ids.sort_by_key(|id| order.index.get(id).copied().unwrap_or(usize::MAX));
     }
 
     pub fn get(&self, id: &str) -> Option<ResultItem> {
-        let i = *self.index.get(id)?;
+        let i = *self.order.read().unwrap().index.get(id)?;
         self.slots.lock().unwrap()[i].clone()
     }
 
     /// Changes the recorded result of `id`, if there is one.
     pub fn update(&self, id: &str, f: impl FnOnce(&mut ResultItem)) {
-        if let Some(&i) = self.index.get(id) {
+        let i = self.order.read().unwrap().index.get(id).copied();
+        if let Some(i) = i {
             if let Some(item) = self.slots.lock().unwrap()[i].as_mut() {
                 f(item);
             }
@@ -258,14 +454,30 @@ impl Report {
     /// The results so far; an id with none yet gets `unfinished` (for a run that
     /// stopped early: interrupted, or failed as a whole).
     pub fn results(&self, unfinished: Option<&Error>) -> Vec<ResultItem> {
+        let order = self.order.read().unwrap();
         let slots = self.slots.lock().unwrap();
-        self.ids
+        let details = self.details.lock().unwrap();
+        let places = self.places.lock().unwrap();
+        order
+            .ids
             .iter()
             .zip(slots.iter())
             .filter_map(|(id, slot)| match (slot, unfinished) {
                 (Some(item), _) => Some(item.clone()),
                 (None, Some(e)) => Some(ResultItem::failed(id.clone(), e)),
                 (None, None) => None,
+            })
+            .map(|mut item| {
+                if let Some((name, state)) = details.get(&item.id) {
+                    item.name = name.clone();
+                    item.state_before = Some(state.clone());
+                }
+                if let Some(p) = places.as_ref() {
+                    if let Some(place) = p.of.get(&item.id) {
+                        item.location = Some(BTreeMap::from([(p.key.to_string(), place.clone())]));
+                    }
+                }
+                item
             })
             .collect()
     }
@@ -288,11 +500,18 @@ pub struct Ctx {
     pub plan: Plan,
     pub env: Env,
     pub clock: Clock,
-    pub transport: Transport,
-    pub report: Report,
+    /// Shared by every location of a run over several (pacing is per host and action).
+    pub transport: Arc<Transport>,
+    /// Shared by every location of a run over several.
+    pub report: Arc<Report>,
     config: OnceLock<Result<ConfigFile, Error>>,
     /// Set when credentials are rejected: nothing more is sent with them.
     abort: OnceLock<Error>,
+    /// What `--tag`/`--name` left to stop (see [`Ctx::ids`]).
+    selected: OnceLock<select::Selected>,
+    /// In a run over several locations: this one, and where every location's listing
+    /// meets before anything is decided.
+    place: Option<(String, Arc<select::Gather>)>,
     /// Whether stdin is a terminal a person can answer the prompt on.
     interactive: bool,
     /// The prompt's answer: asked at most once per run, whoever asks first.
@@ -306,15 +525,20 @@ impl Ctx {
     pub fn new(plan: Plan, env: Env) -> Ctx {
         let transport = Transport::new(plan.transport.clone(), plan.verbose >= 3);
         let report = Report::new(&plan.ids);
+        if let Some(sel) = &plan.selectors {
+            report.set_selection(sel.summary(Vec::new()));
+        }
         Ctx {
             clock: Clock::from_env(&env),
             cleared_to_send: AtomicBool::new(!needs_confirmation(&plan)),
             plan,
             env,
-            transport,
-            report,
+            transport: Arc::new(transport),
+            report: Arc::new(report),
             config: OnceLock::new(),
             abort: OnceLock::new(),
+            selected: OnceLock::new(),
+            place: None,
             interactive: false,
             confirmation: tokio::sync::OnceCell::new(),
         }
@@ -422,6 +646,105 @@ impl Ctx {
                 )
             }))
         }
+    }
+
+    /// The context of one location of a run over several: the plan names only that
+    /// region or zone; transport and report are shared.
+    pub fn for_location(&self, location: &str, gather: Arc<select::Gather>) -> Ctx {
+        let mut plan = self.plan.clone();
+        plan.locations = None;
+        if plan.provider == ProviderName::Qingcloud {
+            plan.zone = Some(location.to_string());
+        } else {
+            plan.region = Some(location.to_string());
+        }
+        Ctx {
+            plan,
+            env: self.env.clone(),
+            clock: self.clock,
+            transport: self.transport.clone(),
+            report: self.report.clone(),
+            config: OnceLock::new(),
+            abort: OnceLock::new(),
+            selected: OnceLock::new(),
+            place: Some((location.to_string(), gather)),
+            interactive: self.interactive,
+            confirmation: tokio::sync::OnceCell::new(),
+            cleared_to_send: AtomicBool::new(self.cleared_to_send()),
+        }
+    }
+
+    /// The context of one group of selected ids (QingCloud HPC: the jobs of one
+    /// cluster, which one call must not mix): the same plan, location, transport and
+    /// report, acting on `ids` only.
+    pub fn for_group(&self, ids: Vec<String>) -> Ctx {
+        let groups = ids
+            .iter()
+            .filter_map(|id| Some((id.clone(), self.group_of(id)?.to_string())))
+            .collect();
+        let selected = OnceLock::new();
+        let _ = selected.set(select::Selected { ids, groups });
+        Ctx {
+            plan: self.plan.clone(),
+            env: self.env.clone(),
+            clock: self.clock,
+            transport: self.transport.clone(),
+            report: self.report.clone(),
+            config: OnceLock::new(),
+            abort: OnceLock::new(),
+            selected,
+            place: self.place.clone(),
+            interactive: self.interactive,
+            confirmation: tokio::sync::OnceCell::new(),
+            cleared_to_send: AtomicBool::new(self.cleared_to_send()),
+        }
+    }
+
+    /// A context for a lookup before a run over several locations (the list of
+    /// regions): the plan names `location` as its one region, transport and report
+    /// are shared, and it belongs to no location.
+    pub fn for_lookup(&self, location: &str) -> Ctx {
+        let mut plan = self.plan.clone();
+        plan.locations = None;
+        plan.region = Some(location.to_string());
+        Ctx {
+            plan,
+            env: self.env.clone(),
+            clock: self.clock,
+            transport: self.transport.clone(),
+            report: self.report.clone(),
+            config: OnceLock::new(),
+            abort: OnceLock::new(),
+            selected: OnceLock::new(),
+            place: None,
+            interactive: self.interactive,
+            confirmation: tokio::sync::OnceCell::new(),
+            cleared_to_send: AtomicBool::new(self.cleared_to_send()),
+        }
+    }
+
+    /// In a run over several locations: this context's location and the meeting point.
+    pub fn place(&self) -> Option<(&str, &select::Gather)> {
+        self.place.as_ref().map(|(l, g)| (l.as_str(), g.as_ref()))
+    }
+
+    /// The ids the stop path acts on: the plan's, or with selectors those the
+    /// selection left to stop (empty until it ran).
+    pub fn ids(&self) -> &[String] {
+        match self.selected.get() {
+            Some(s) => &s.ids,
+            None => &self.plan.ids,
+        }
+    }
+
+    /// What a selected id's stop call needs besides the id (QingCloud HPC: its cluster).
+    pub fn group_of(&self, id: &str) -> Option<&str> {
+        self.selected.get()?.groups.get(id).map(String::as_str)
+    }
+
+    /// Set once by [`select::select`].
+    pub(crate) fn set_selected(&self, s: select::Selected) {
+        let _ = self.selected.set(s);
     }
 
     /// The error that stopped the run as a whole, if any: later calls are not sent.

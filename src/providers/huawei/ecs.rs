@@ -8,6 +8,7 @@ use crate::envelope::{CredentialsUsed, Status};
 use crate::error::{Error, ErrorKind};
 use crate::plan::{check_ids, quote, Plan};
 use crate::providers::engine::{self, Accepted, Phase};
+use crate::providers::select::{pages, Flavor, Listed, Page, Tags};
 use crate::providers::Ctx;
 use crate::transport::{Api, HttpRequest, RetrySafety};
 use reqwest::Method;
@@ -40,6 +41,135 @@ const SHOW_SERVER: Api = Api {
 
 /// A UUID in the lower case Huawei gives its ids in: ECS compares ids exactly, so an
 /// upper-case one is unknown to it, and one such id makes it refuse the whole batch.
+/// Selection by ListServersDetails (PROVIDERS.md §4c): a read, 5/s [a choice].
+const LIST_SERVERS: Api = Api {
+    name: "huawei.ecs.ListServersDetails",
+    default_rate: 5.0,
+    safety: RetrySafety::Repeatable,
+};
+
+/// Servers per ListServersDetails page (`limit` ≤ 1000).
+const LIST_LIMIT: usize = 1000;
+
+/// ECS `status` words (PROVIDERS.md §3, §4g); a stop under way is `ACTIVE` with
+/// `task_state` `powering-off` (see [`list`]).
+pub const SELECT: Flavor = Flavor {
+    noun: "Huawei ECS server",
+    tags: Tags::KeyValue,
+    running: &["ACTIVE"],
+    pending: &["BUILD"],
+    stopped: &["SHUTOFF"],
+    done: &["SHUTOFF", "SHELVED", "SHELVED_OFFLOADED", "DELETED"],
+    under_way: &[],
+    other: &[
+        "REBOOT",
+        "HARD_REBOOT",
+        "REBUILD",
+        "MIGRATING",
+        "RESIZE",
+        "VERIFY_RESIZE",
+        "REVERT_RESIZE",
+        "ERROR",
+        "UNKNOWN",
+    ],
+};
+
+#[derive(Deserialize)]
+struct ServerList {
+    #[serde(default)]
+    count: Option<usize>,
+    #[serde(default)]
+    servers: Vec<ListedServer>,
+}
+
+#[derive(Deserialize)]
+struct ListedServer {
+    id: String,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    status: String,
+    #[serde(rename = "OS-EXT-STS:task_state", default)]
+    task_state: Option<String>,
+    #[serde(default)]
+    tags: Option<Vec<String>>,
+}
+
+/// Every server the selectors' query parameters let through, all pages. `offset` is
+/// a 1-based page number; `tags` (first `--tag K=V` only) and `name` are "contains"
+/// or fuzzy, and `status` is widened: they only narrow, every selector is checked on
+/// the answer. `enterprise_project_id=all_granted_eps` lists every permitted project.
+pub async fn list(ctx: &Ctx, hw: &Huawei) -> Result<Vec<Listed>, Error> {
+    let Some(sel) = &ctx.plan.selectors else {
+        return Ok(Vec::new());
+    };
+    let tag = sel
+        .tags
+        .iter()
+        .find_map(|t| t.value.as_ref().map(|v| format!("{}={v}", t.key)));
+    let words = SELECT.all_words(&sel.states);
+    let status = match words.as_slice() {
+        [one] => Some(*one),
+        _ => None,
+    };
+    let name = sel.literal_name();
+    let limit = LIST_LIMIT.to_string();
+    let (tag, limit) = (&tag, &limit);
+    pages(LIST_LIMIT, |n| async move {
+        let page = (n + 1).to_string();
+        let mut q: Vec<(&str, &str)> = vec![
+            ("enterprise_project_id", "all_granted_eps"),
+            ("limit", limit),
+            ("offset", &page),
+        ];
+        if let Some(s) = status {
+            q.push(("status", s));
+        }
+        if let Some(t) = tag {
+            q.push(("tags", t));
+        }
+        if let Some(n) = name {
+            q.push(("name", n));
+        }
+        let a = ctx
+            .transport
+            .send(
+                &LIST_SERVERS,
+                || hw.ecs_get(ctx, "cloudservers/detail", &q),
+                parse::<ServerList>,
+            )
+            .await?;
+        Ok(Page {
+            total: a.data.count,
+            items: a
+                .data
+                .servers
+                .into_iter()
+                .map(|s| Listed {
+                    stopping: s.status == "ACTIVE"
+                        && s.task_state.as_deref() == Some("powering-off"),
+                    id: s.id,
+                    name: s.name,
+                    state: s.status,
+                    // `key=value`, or a bare `key` (empty value): split on the first `=`.
+                    tags: s
+                        .tags
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(|t| match t.split_once('=') {
+                            Some((k, v)) => (k.to_string(), Some(v.to_string())),
+                            None => (t, Some(String::new())),
+                        })
+                        .collect(),
+                    location: hw.region.clone(),
+                    group: None,
+                })
+                .collect(),
+        })
+    })
+    .await
+}
+
 pub fn is_uuid(id: &str) -> bool {
     let b = id.as_bytes();
     b.len() == 36
@@ -325,7 +455,7 @@ enum Pending {
 async fn wait(ctx: &Ctx, hw: &Huawei) {
     let mut jobs: Vec<(String, Vec<String>)> = Vec::new();
     let mut pending = Vec::new();
-    for id in &ctx.plan.ids {
+    for id in ctx.ids() {
         let Some(r) = ctx.report.get(id) else {
             continue;
         };

@@ -16,6 +16,7 @@ use crate::credentials::{Credentials, IdentityToken, Keys, SourceKind};
 use crate::envelope::CredentialsUsed;
 use crate::error::{Error, ErrorKind};
 use crate::plan::{quote, Operation, Plan};
+use crate::providers::select::{select, Flavor};
 use crate::providers::Ctx;
 use crate::transport::{
     base_url, host_header, Api, HttpRequest, RawResponse, RetrySafety, Sensitive,
@@ -68,12 +69,40 @@ pub fn validate(plan: &Plan) -> Result<(), Error> {
     }
 }
 
+/// What `--tag`/`--name`/`--state` select with, per operation (ModelArts selection,
+/// PROVIDERS.md §4d, is not built yet).
+pub fn flavor(op: Operation) -> Option<&'static Flavor> {
+    match op {
+        Operation::ServerStop => Some(&ecs::SELECT),
+        _ => None,
+    }
+}
+
 pub async fn run(ctx: &Ctx) -> Result<(), Error> {
     let mut hw = Huawei::resolve(ctx)?;
     hw.start(ctx).await?;
+    if ctx.plan.selectors.is_some() && hw.credentials_used() == CredentialsUsed::Placeholder {
+        // Listing needs real credentials: `select` says so, before any project lookup.
+        select(ctx, &ecs::SELECT, hw.credentials_used(), async {
+            Ok(vec![])
+        })
+        .await?;
+    }
     hw.ensure_project_id(ctx).await?;
     match ctx.plan.operation {
-        Operation::ServerStop => ecs::server_stop(ctx, &hw).await,
+        Operation::ServerStop => {
+            if select(
+                ctx,
+                &ecs::SELECT,
+                hw.credentials_used(),
+                ecs::list(ctx, &hw),
+            )
+            .await?
+            {
+                ecs::server_stop(ctx, &hw).await?;
+            }
+            Ok(())
+        }
         Operation::ClusterDelete => cce::cluster_delete(ctx, &hw).await,
         Operation::JobStop => modelarts::job_stop(ctx, &hw).await,
     }
@@ -161,6 +190,7 @@ struct Endpoints {
     cli: Option<String>,
     per_service: Vec<(Service, String)>,
     shared: Option<String>,
+    sdk_region_ecs: Option<String>,
 }
 
 impl Endpoints {
@@ -170,7 +200,17 @@ impl Endpoints {
             .iter()
             .find(|(s, _)| *s == service)
             .map(|(_, e)| e);
-        match self.cli.as_ref().or(own).or(self.shared.as_ref()) {
+        let sdk_region = match service {
+            Service::Ecs => self.sdk_region_ecs.as_ref(),
+            _ => None,
+        };
+        match self
+            .cli
+            .as_ref()
+            .or(own)
+            .or(self.shared.as_ref())
+            .or(sdk_region)
+        {
             Some(e) => base_url(e, &service.default_base("cn-north-4")),
             None => Ok(service.default_base(region)),
         }
@@ -285,6 +325,15 @@ impl Huawei {
                 section.get("endpoint"),
             )
             .map(str::to_string),
+            // The SDK's per-region ECS override (HUAWEICLOUD_SDK_REGION_ECS_CN_NORTH_4)
+            // comes after the explicit ones: it names one region, so a run over several
+            // regions can reach each at its own host.
+            sdk_region_ecs: env
+                .get(&format!(
+                    "HUAWEICLOUD_SDK_REGION_ECS_{}",
+                    region.to_ascii_uppercase().replace('-', "_")
+                ))
+                .map(str::to_string),
         };
         // A malformed override of the service this run calls is a usage error now,
         // before credentials are looked for and anything is sent.
@@ -347,6 +396,8 @@ impl Huawei {
             None if from_file => file.get("project_id")?,
             None => None,
         };
+        // A project id belongs to one region: with several, each is looked up.
+        let project_id = project_id.filter(|_| ctx.place().is_none());
         if let Some(p) = project_id {
             check_project_id(p, "the configured project id")?;
             ctx.report.set_location("project_id", p);
@@ -507,7 +558,8 @@ HUAWEICLOUD_SDK_ID_TOKEN_FILE, or run in GitHub Actions with `permissions: id-to
     /// Looks the project id up from IAM by region name when none is configured:
     /// `GET <IAM>/v3/projects?name=<region>`, once per run. `--dry-run` never asks.
     async fn ensure_project_id(&mut self, ctx: &Ctx) -> Result<(), Error> {
-        if self.project_id.is_some() || ctx.plan.dry_run {
+        // A dry run with selectors lists for real, in the real project.
+        if self.project_id.is_some() || (ctx.plan.dry_run && ctx.plan.selectors.is_none()) {
             return Ok(());
         }
         #[derive(Deserialize)]
@@ -620,6 +672,28 @@ HUAWEICLOUD_SDK_ID_TOKEN_FILE, or run in GitHub Actions with `permissions: id-to
                 query,
                 body,
                 content_type: Some(content_type),
+                project_header: true,
+            },
+        )
+    }
+
+    /// An ECS GET under `/v1/{project_id}` with a query (list calls).
+    pub fn ecs_get(
+        &self,
+        ctx: &Ctx,
+        rest: &str,
+        query: &[(&str, &str)],
+    ) -> Result<HttpRequest, Error> {
+        let base = self.base(Service::Ecs)?;
+        self.request(
+            ctx,
+            Call {
+                method: reqwest::Method::GET,
+                base: &base,
+                path: format!("/v1/{}/{rest}", self.project()),
+                query,
+                body: String::new(),
+                content_type: Some(CT_JSON),
                 project_header: true,
             },
         )
@@ -949,6 +1023,7 @@ mod tests {
             cli: None,
             per_service: vec![],
             shared: None,
+            sdk_region_ecs: None,
         };
         assert_eq!(
             none.base(Service::Cce, "cn-north-4").unwrap(),
@@ -970,6 +1045,7 @@ mod tests {
             cli: None,
             per_service: vec![(Service::Cce, "http://cce.test/p/".into())],
             shared: Some("http://all.test".into()),
+            sdk_region_ecs: None,
         };
         assert_eq!(some.base(Service::Cce, "x").unwrap(), "http://cce.test/p");
         assert_eq!(
@@ -985,6 +1061,7 @@ mod tests {
             cli: Some("ftp://x y".into()),
             per_service: vec![],
             shared: None,
+            sdk_region_ecs: None,
         };
         assert_eq!(
             bad.base(Service::Ecs, "x").unwrap_err().kind,

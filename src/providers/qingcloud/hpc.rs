@@ -11,6 +11,7 @@ use crate::envelope::{CredentialsUsed, ResultItem, Status};
 use crate::error::{Error, ErrorKind};
 use crate::plan::{check_ids, is_prefixed_id, quote, Plan};
 use crate::providers::engine::{self, Accepted, Phase};
+use crate::providers::select::{pages, Flavor, Listed, Page, Tags};
 use crate::providers::Ctx;
 use crate::transport::{backoff, Api, HttpRequest, RetrySafety};
 use reqwest::Method;
@@ -48,11 +49,134 @@ const JOB_DETAIL: Api = Api {
     default_rate: 1.0,
     safety: RetrySafety::Repeatable,
 };
+
+/// Selection: the zone's clusters (without `--cluster-id`), then each one's jobs.
 const LIST_CLUSTERS: Api = Api {
-    name: "qingcloud.hpc.clusterList",
+    name: "qingcloud.hpc.cluster.list",
     default_rate: 1.0,
     safety: RetrySafety::Repeatable,
 };
+const LIST_JOBS: Api = Api {
+    name: "qingcloud.hpc.job.list",
+    default_rate: 1.0,
+    safety: RetrySafety::Repeatable,
+};
+/// Items per list page (`limit` ≤ 100).
+const LIST_LIMIT: usize = 100;
+
+/// `job_status` words (PROVIDERS.md §4f–g). HPC jobs have no tags.
+pub const SELECT: Flavor = Flavor {
+    noun: "QingCloud HPC job",
+    tags: Tags::None,
+    running: &["running"],
+    pending: &["pending"],
+    stopped: &["finished", "exited", "cancelled", "stopped"],
+    done: &["finished", "exited", "cancelled", "stopped"],
+    under_way: &[],
+    other: &[],
+};
+
+/// Every page of an HPC list (`GET`, `limit`/`offset`, `total_count`).
+async fn list_pages(
+    ctx: &Ctx,
+    qc: &Qingcloud,
+    api: &Api,
+    path: &str,
+    params: &[(&str, &str)],
+    read: impl Fn(&Value) -> Option<Listed>,
+    set_key: &str,
+) -> Result<Vec<Listed>, Error> {
+    let read = &read;
+    let limit = LIST_LIMIT.to_string();
+    let limit = &limit;
+    pages(LIST_LIMIT, |n| async move {
+        let offset = (n * LIST_LIMIT).to_string();
+        let mut p: Vec<(&str, &str)> = params.to_vec();
+        p.push(("limit", limit));
+        p.push(("offset", &offset));
+        let v = ctx
+            .transport
+            .send(
+                api,
+                || qc.request(ctx, Method::GET, path, &p, String::new()),
+                parse,
+            )
+            .await?;
+        let items = v[set_key]
+            .as_array()
+            .map(|a| a.iter().filter_map(read).collect())
+            .unwrap_or_default();
+        Ok(Page {
+            items,
+            total: v["total_count"].as_u64().map(|t| t as usize),
+        })
+    })
+    .await
+}
+
+/// Every job of the cluster (`--cluster-id`) or of every cluster of the zone.
+pub async fn list(ctx: &Ctx, qc: &Qingcloud) -> Result<Vec<Listed>, Error> {
+    let Some(sel) = &ctx.plan.selectors else {
+        return Ok(Vec::new());
+    };
+    let zone = qc.zone.as_str();
+    let clusters: Vec<String> = match &ctx.plan.cluster_id {
+        Some(c) => vec![c.clone()],
+        None => list_pages(
+            ctx,
+            qc,
+            &LIST_CLUSTERS,
+            "/api/cluster/list",
+            &[("zone", zone)],
+            |c| {
+                Some(Listed {
+                    id: c["cluster_id"].as_str()?.to_string(),
+                    name: None,
+                    state: String::new(),
+                    stopping: false,
+                    tags: vec![],
+                    location: String::new(),
+                    group: None,
+                })
+            },
+            "cluster_set",
+        )
+        .await?
+        .into_iter()
+        .map(|c| c.id)
+        .collect(),
+    };
+    let words = SELECT.all_words(&sel.states);
+    let mut all = Vec::new();
+    for cluster in &clusters {
+        let mut params = vec![("cluster_id", cluster.as_str()), ("zone", zone)];
+        if let [one] = words.as_slice() {
+            params.push(("job_status", one));
+        }
+        let jobs = list_pages(
+            ctx,
+            qc,
+            &LIST_JOBS,
+            "/api/job/list",
+            &params,
+            |j| {
+                Some(Listed {
+                    id: j["hpcjob_uuid"].as_str()?.to_string(),
+                    name: j["job_name"].as_str().map(str::to_string),
+                    state: j["job_status"].as_str().unwrap_or("").to_string(),
+                    stopping: false,
+                    tags: vec![],
+                    location: qc.zone.clone(),
+                    group: Some(cluster.clone()),
+                })
+            },
+            "hpc_job_set",
+        )
+        .await?;
+        all.extend(jobs);
+    }
+    Ok(all)
+}
 
 pub fn is_job_id(id: &str) -> bool {
     is_prefixed_id(id, "hpcjob-", 8)
@@ -84,6 +208,18 @@ pub fn check_run_user(u: &str) -> Result<(), Error> {
 }
 
 pub fn validate_job_stop(plan: &Plan) -> Result<(), Error> {
+    if plan.selectors.is_some() {
+        // Selected jobs carry their cluster; --cluster-id only narrows the listing.
+        if let Some(cluster) = &plan.cluster_id {
+            check_ids(
+                std::slice::from_ref(cluster),
+                "QingCloud cluster id",
+                CLUSTER_EXPECTED,
+                is_cluster_id,
+            )?;
+        }
+        return Ok(());
+    }
     let Some(cluster) = &plan.cluster_id else {
         return Err(Error::usage(
             "job stop --provider qingcloud needs --cluster-id: the cluster the jobs run in (e.g. ehpc-8jqdq0mz)",
@@ -532,18 +668,34 @@ fn attach_found_ops(ctx: &Ctx, found: &Mutex<BTreeMap<String, String>>) {
 }
 
 pub async fn job_stop(ctx: &Ctx, qc: &Qingcloud) -> Result<(), Error> {
-    let cluster = ctx
-        .plan
-        .cluster_id
-        .clone()
-        .ok_or_else(|| Error::usage("job stop --provider qingcloud needs --cluster-id"))?;
-    let api = JobStop {
-        qc,
-        cluster: &cluster,
-        found_ops: Mutex::new(BTreeMap::new()),
-    };
-    engine::run(ctx, &api).await?;
-    attach_found_ops(ctx, &api.found_ops);
+    // One cluster per call: with ids the one --cluster-id; jobs found by selectors
+    // carry their own cluster, and each cluster's jobs go through the engine apart.
+    let mut by_cluster: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for id in ctx.ids() {
+        let cluster = ctx
+            .group_of(id)
+            .map(str::to_string)
+            .or_else(|| ctx.plan.cluster_id.clone())
+            .ok_or_else(|| Error::usage("job stop --provider qingcloud needs --cluster-id"))?;
+        by_cluster.entry(cluster).or_default().push(id.clone());
+    }
+    let several = by_cluster.len() > 1;
+    for (cluster, ids) in by_cluster {
+        let group;
+        let gctx = if several {
+            group = ctx.for_group(ids);
+            &group
+        } else {
+            ctx
+        };
+        let api = JobStop {
+            qc,
+            cluster: &cluster,
+            found_ops: Mutex::new(BTreeMap::new()),
+        };
+        engine::run(gctx, &api).await?;
+        attach_found_ops(gctx, &api.found_ops);
+    }
     if ctx.plan.wait && !ctx.plan.dry_run {
         wait(ctx, qc, Status::Stopping, Status::Stopped).await;
     }
@@ -700,7 +852,7 @@ pub async fn cluster_delete(ctx: &Ctx, qc: &Qingcloud) -> Result<(), Error> {
 async fn wait(ctx: &Ctx, qc: &Qingcloud, on_the_way: Status, done: Status) {
     // job id → the requested ids it covers, in input order.
     let mut by_job: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for id in &ctx.plan.ids {
+    for id in ctx.ids() {
         if let Some(r) = ctx.report.get(id) {
             if r.status == on_the_way {
                 match r.provider_job_id {

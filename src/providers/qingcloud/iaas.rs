@@ -8,6 +8,7 @@ use crate::envelope::{CredentialsUsed, Status};
 use crate::error::{Error, ErrorKind};
 use crate::plan::{check_ids, is_prefixed_id, Plan};
 use crate::providers::engine::{self, Accepted, Phase};
+use crate::providers::select::{pages, Flavor, Listed, Page, Tags};
 use crate::providers::{chunks, Ctx};
 use crate::transport::{Api, HttpRequest, RetrySafety};
 use serde_json::Value;
@@ -40,6 +41,174 @@ const DESCRIBE_JOBS: Api = Api {
 
 const NOT_RUNNING: &str = "ret_code 1400";
 const NOT_FOUND: &str = "ret_code 2100";
+
+/// Selection: DescribeTags (exact tag name → tag id), then DescribeInstances per tag.
+const DESCRIBE_TAGS: Api = Api {
+    name: "qingcloud.iaas.DescribeTags",
+    default_rate: 1.0,
+    safety: RetrySafety::Repeatable,
+};
+
+/// Instance `status` words (PROVIDERS.md §2b, §4g); a stop under way is
+/// `transition_status` `stopping` (see [`list`]).
+pub const SELECT: Flavor = Flavor {
+    noun: "QingCloud instance",
+    tags: Tags::Names,
+    running: &["running"],
+    pending: &["pending"],
+    stopped: &["stopped", "suspended"],
+    done: &["stopped", "suspended", "terminated", "ceased"],
+    under_way: &[],
+    other: &[],
+};
+
+/// Every page of one IaaS list action (`offset`/`limit` ≤ 100, `total_count`), each
+/// item of `set_key` read by `item`.
+async fn list_pages<T>(
+    ctx: &Ctx,
+    qc: &Qingcloud,
+    api: &Api,
+    action: &str,
+    params: &[(String, String)],
+    set_key: &str,
+    item: impl Fn(&Value) -> Option<T>,
+) -> Result<Vec<T>, Error> {
+    let item = &item;
+    let limit = PER_CALL.to_string();
+    let limit = &limit;
+    pages(PER_CALL, |n| async move {
+        let mut p = params.to_vec();
+        p.push(("limit".into(), limit.clone()));
+        p.push(("offset".into(), (n * PER_CALL).to_string()));
+        let v = ctx
+            .transport
+            .send(api, || qc.iaas_request(ctx, action, &p), parse)
+            .await?;
+        Ok(Page {
+            items: v[set_key]
+                .as_array()
+                .map(|a| a.iter().filter_map(item).collect())
+                .unwrap_or_default(),
+            total: v["total_count"].as_u64().map(|t| t as usize),
+        })
+    })
+    .await
+}
+
+/// Every instance the selectors match on the server side, in this zone.
+///
+/// Tags are names: each `--tag` is looked up with DescribeTags and only a tag whose
+/// name equals the whole argument counts. A `--tag` with no such tag means nothing
+/// matched — DescribeInstances without `tags.N` would list every instance. Each tag
+/// is listed on its own (`tags.1` only) and the id sets are intersected here (AND).
+pub async fn list(ctx: &Ctx, qc: &Qingcloud) -> Result<Vec<Listed>, Error> {
+    let Some(sel) = &ctx.plan.selectors else {
+        return Ok(Vec::new());
+    };
+    let mut base: Vec<(String, String)> = SELECT
+        .all_words(&sel.states)
+        .iter()
+        .enumerate()
+        .map(|(i, w)| (format!("status.{}", i + 1), w.to_string()))
+        .collect();
+    if let Some(name) = sel.literal_name() {
+        base.push(("search_word".into(), name.to_string()));
+    }
+    let read = |i: &Value| -> Option<Listed> {
+        Some(Listed {
+            id: i["instance_id"].as_str()?.to_string(),
+            name: i["instance_name"].as_str().map(str::to_string),
+            state: i["status"].as_str().unwrap_or("").to_string(),
+            stopping: i["transition_status"].as_str() == Some("stopping"),
+            tags: i["tags"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|t| Some((t["tag_name"].as_str()?.to_string(), None)))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            location: qc.zone.clone(),
+            group: None,
+        })
+    };
+    if sel.tags.is_empty() {
+        return list_pages(
+            ctx,
+            qc,
+            &DESCRIBE_INSTANCES,
+            "DescribeInstances",
+            &base,
+            "instance_set",
+            read,
+        )
+        .await;
+    }
+    // Per --tag: the instances carrying a tag of exactly that name.
+    let mut per_tag: Vec<BTreeMap<String, Listed>> = Vec::new();
+    for t in &sel.tags {
+        let search = vec![("search_word".to_string(), t.raw.clone())];
+        let tag_ids = list_pages(
+            ctx,
+            qc,
+            &DESCRIBE_TAGS,
+            "DescribeTags",
+            &search,
+            "tag_set",
+            |tag| {
+                (tag["tag_name"].as_str()? == t.raw)
+                    .then(|| tag["tag_id"].as_str().map(str::to_string))?
+            },
+        )
+        .await?;
+        if tag_ids.is_empty() {
+            tracing::info!(
+                "no QingCloud tag is named {}: nothing matched",
+                crate::plan::quote(&t.raw)
+            );
+            return Ok(Vec::new());
+        }
+        let mut found = BTreeMap::new();
+        for tag_id in tag_ids {
+            let mut p = base.clone();
+            p.push(("tags.1".into(), tag_id));
+            for mut r in list_pages(
+                ctx,
+                qc,
+                &DESCRIBE_INSTANCES,
+                "DescribeInstances",
+                &p,
+                "instance_set",
+                read,
+            )
+            .await?
+            {
+                // Listed under this tag id: it carries the tag, whatever the answer shows.
+                if !r.tags.iter().any(|(k, _)| *k == t.raw) {
+                    r.tags.push((t.raw.clone(), None));
+                }
+                found.insert(r.id.clone(), r);
+            }
+        }
+        per_tag.push(found);
+    }
+    let mut sets = per_tag.into_iter();
+    let mut all = sets.next().unwrap_or_default();
+    for other in sets {
+        all.retain(|id, r| match other.get(id) {
+            Some(o) => {
+                for t in &o.tags {
+                    if !r.tags.contains(t) {
+                        r.tags.push(t.clone());
+                    }
+                }
+                true
+            }
+            None => false,
+        });
+    }
+    Ok(all.into_values().collect())
+}
 
 /// `^i-[a-z0-9]{8}$`
 pub fn is_instance_id(id: &str) -> bool {
@@ -256,7 +425,7 @@ fn set_failed(ctx: &Ctx, ids: &[String], e: &Error) {
 async fn wait(ctx: &Ctx, qc: &Qingcloud) {
     let mut by_job: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let mut instances: Vec<String> = Vec::new();
-    for id in &ctx.plan.ids {
+    for id in ctx.ids() {
         match ctx.report.get(id) {
             Some(r) if r.status == Status::Stopping => match r.provider_job_id {
                 Some(j) => by_job.entry(j).or_default().push(id.clone()),

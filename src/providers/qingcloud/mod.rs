@@ -15,6 +15,7 @@ use crate::credentials::{Credentials, Keys, SourceKind};
 use crate::envelope::CredentialsUsed;
 use crate::error::{Error, ErrorKind};
 use crate::plan::{quote, Operation, Plan};
+use crate::providers::select::{select, Flavor};
 use crate::providers::Ctx;
 use crate::transport::{base_url, host_header, HttpRequest, RawResponse, Sensitive};
 use std::path::PathBuf;
@@ -53,12 +54,32 @@ pub fn validate(plan: &Plan) -> Result<(), Error> {
     }
 }
 
+/// What `--tag`/`--name`/`--state` select with, per operation.
+pub fn flavor(op: Operation) -> Option<&'static Flavor> {
+    match op {
+        Operation::JobStop => Some(&hpc::SELECT),
+        Operation::ServerStop => Some(&iaas::SELECT),
+        Operation::ClusterDelete => None,
+    }
+}
+
 pub async fn run(ctx: &Ctx) -> Result<(), Error> {
     let qc = Qingcloud::resolve(ctx)?;
+    let used = qc.credentials_used();
     match ctx.plan.operation {
-        Operation::JobStop => hpc::job_stop(ctx, &qc).await,
+        Operation::JobStop => {
+            if select(ctx, &hpc::SELECT, used, hpc::list(ctx, &qc)).await? {
+                hpc::job_stop(ctx, &qc).await?;
+            }
+            Ok(())
+        }
         Operation::ClusterDelete => hpc::cluster_delete(ctx, &qc).await,
-        Operation::ServerStop => iaas::server_stop(ctx, &qc).await,
+        Operation::ServerStop => {
+            if select(ctx, &iaas::SELECT, used, iaas::list(ctx, &qc)).await? {
+                iaas::server_stop(ctx, &qc).await?;
+            }
+            Ok(())
+        }
     }
 }
 

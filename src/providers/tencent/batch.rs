@@ -2,15 +2,15 @@
 //! engine, and `--wait` by polling `DescribeJob` — never by sending `TerminateJob`
 //! again. PROVIDERS.md §1.
 
-use super::{classify_common, parse_answer, Tencent, BATCH};
+use super::{classify_common, list_all, parse_answer, selection_filters, TagPair, Tencent, BATCH};
 use crate::envelope::{CredentialsUsed, Status};
 use crate::error::{Error, ErrorKind};
 use crate::plan::{check_ids, is_prefixed_id, Plan};
 use crate::providers::engine::{self, Accepted, Phase};
+use crate::providers::select::{Flavor, Listed, Page, Tags};
 use crate::providers::Ctx;
 use crate::transport::{Api, HttpRequest, RetrySafety};
 use serde::Deserialize;
-use std::cell::Cell;
 use std::sync::Mutex;
 
 /// Repeating TerminateJob is harmless: once the job has finished it is a no-op, and
@@ -28,6 +28,79 @@ const DESCRIBE_JOB: Api = Api {
     default_rate: 2.0,
     safety: RetrySafety::Repeatable,
 };
+
+/// Selection by `DescribeJobs` (PROVIDERS.md §4b): a read, 2/s.
+const LIST_JOBS: Api = Api {
+    name: "tencent.batch.DescribeJobs",
+    default_rate: 2.0,
+    safety: RetrySafety::Repeatable,
+};
+
+/// `JobState` words (PROVIDERS.md §1, §4g). `FAILED_INTERRUPTED` is not final: its
+/// instances are kept (still paid for), so it still gets TerminateJob.
+pub const SELECT: Flavor = Flavor {
+    noun: "Tencent Batch job",
+    tags: Tags::KeyValue,
+    running: &["RUNNING"],
+    pending: &["SUBMITTED", "PENDING", "RUNNABLE", "STARTING"],
+    stopped: &["SUCCEED", "FAILED"],
+    done: &["SUCCEED", "FAILED"],
+    under_way: &[],
+    other: &["FAILED_INTERRUPTED"],
+};
+
+#[derive(Deserialize)]
+struct JobSet {
+    #[serde(rename = "JobSet", default)]
+    set: Vec<ListedJob>,
+    #[serde(rename = "TotalCount", default)]
+    total: Option<usize>,
+}
+
+#[derive(Deserialize)]
+struct ListedJob {
+    #[serde(rename = "JobId")]
+    id: String,
+    #[serde(rename = "JobName", default)]
+    name: Option<String>,
+    #[serde(rename = "JobState", default)]
+    state: String,
+    #[serde(rename = "Tags", default)]
+    tags: Option<Vec<TagPair>>,
+}
+
+/// Every job the selectors' filters let through, all pages.
+pub async fn list(ctx: &Ctx, tc: &Tencent) -> Result<Vec<Listed>, Error> {
+    let Some(sel) = &ctx.plan.selectors else {
+        return Ok(Vec::new());
+    };
+    let filters = selection_filters(sel, &SELECT, "job-state", "job-name");
+    list_all(
+        ctx,
+        tc,
+        BATCH,
+        "DescribeJobs",
+        &LIST_JOBS,
+        filters,
+        |a: JobSet, region| Page {
+            total: a.total,
+            items: a
+                .set
+                .into_iter()
+                .map(|j| Listed {
+                    id: j.id,
+                    name: j.name,
+                    state: j.state,
+                    stopping: false,
+                    tags: TagPair::pairs(j.tags.unwrap_or_default()),
+                    location: region.to_string(),
+                    group: None,
+                })
+                .collect(),
+        },
+    )
+    .await
+}
 
 pub fn validate(plan: &Plan) -> Result<(), Error> {
     check_ids(
@@ -105,22 +178,18 @@ impl engine::Api for JobStop<'_> {
 
     async fn submit(&self, ctx: &Ctx, ids: &[String]) -> Result<Accepted, Error> {
         let id = &ids[0];
-        let attempts = Cell::new(0u32);
         let request_id = ctx
             .transport
-            .send(
+            .send_numbered(
                 &TERMINATE_JOB,
-                || {
-                    attempts.set(attempts.get() + 1);
-                    self.tc.request(ctx, BATCH, "TerminateJob", job_body(id))
-                },
-                |raw| {
+                || self.tc.request(ctx, BATCH, "TerminateJob", job_body(id)),
+                |attempt, raw| {
                     parse_answer::<Empty>(raw, classify)
                         .map(|a| a.request_id)
                         .map_err(|mut e| {
                             // A repeat refused as busy or unsupported: the first attempt
                             // most likely took effect; DescribeJob decides.
-                            if attempts.get() > 1 && refused_as_busy(&e) {
+                            if attempt > 0 && refused_as_busy(&e) {
                                 e.maybe_applied = true;
                             }
                             e

@@ -3,11 +3,12 @@
 //! the stop again.
 //! PROVIDERS.md §1b.
 
-use super::{classify_common, parse_answer, Tencent, CVM};
+use super::{classify_common, list_all, parse_answer, selection_filters, TagPair, Tencent, CVM};
 use crate::envelope::{CredentialsUsed, Status};
 use crate::error::{Error, ErrorKind};
 use crate::plan::{check_ids, is_prefixed_id, Plan};
 use crate::providers::engine::{self, Accepted, Phase};
+use crate::providers::select::{Flavor, Listed, Page, Tags};
 use crate::providers::Ctx;
 use crate::transport::{Api, HttpRequest, RetrySafety};
 use serde::Deserialize;
@@ -38,6 +39,87 @@ const DESCRIBE_INSTANCES: Api = Api {
     default_rate: 10.0,
     safety: RetrySafety::Repeatable,
 };
+
+/// Selection by `DescribeInstances` (PROVIDERS.md §4a): a read, 40/s.
+const LIST_INSTANCES: Api = Api {
+    name: "tencent.cvm.DescribeInstances.list",
+    default_rate: 40.0,
+    safety: RetrySafety::Repeatable,
+};
+
+/// `InstanceState` words (PROVIDERS.md §1b, §4g).
+pub const SELECT: Flavor = Flavor {
+    noun: "Tencent CVM instance",
+    tags: Tags::KeyValue,
+    running: &["RUNNING"],
+    pending: &["PENDING"],
+    stopped: &["STOPPED", "SHUTDOWN"],
+    done: &["STOPPED", "SHUTDOWN", "TERMINATING", "LAUNCH_FAILED"],
+    under_way: &["STOPPING"],
+    other: &[
+        "STARTING",
+        "REBOOTING",
+        "ENTER_RESCUE_MODE",
+        "RESCUE_MODE",
+        "EXIT_RESCUE_MODE",
+        "ENTER_SERVICE_LIVE_MIGRATE",
+        "SERVICE_LIVE_MIGRATE",
+        "EXIT_SERVICE_LIVE_MIGRATE",
+    ],
+};
+
+#[derive(Deserialize)]
+struct ListedSet {
+    #[serde(rename = "InstanceSet", default)]
+    set: Vec<ListedInstance>,
+    #[serde(rename = "TotalCount", default)]
+    total: Option<usize>,
+}
+
+#[derive(Deserialize)]
+struct ListedInstance {
+    #[serde(rename = "InstanceId")]
+    id: String,
+    #[serde(rename = "InstanceName", default)]
+    name: Option<String>,
+    #[serde(rename = "InstanceState", default)]
+    state: String,
+    #[serde(rename = "Tags", default)]
+    tags: Option<Vec<TagPair>>,
+}
+
+/// Every instance the selectors' filters let through, all pages.
+pub async fn list(ctx: &Ctx, tc: &Tencent) -> Result<Vec<Listed>, Error> {
+    let Some(sel) = &ctx.plan.selectors else {
+        return Ok(Vec::new());
+    };
+    let filters = selection_filters(sel, &SELECT, "instance-state", "instance-name");
+    list_all(
+        ctx,
+        tc,
+        CVM,
+        "DescribeInstances",
+        &LIST_INSTANCES,
+        filters,
+        |a: ListedSet, region| Page {
+            total: a.total,
+            items: a
+                .set
+                .into_iter()
+                .map(|i| Listed {
+                    id: i.id,
+                    name: i.name,
+                    state: i.state,
+                    stopping: false,
+                    tags: TagPair::pairs(i.tags.unwrap_or_default()),
+                    location: region.to_string(),
+                    group: None,
+                })
+                .collect(),
+        },
+    )
+    .await
+}
 
 pub fn validate(plan: &Plan) -> Result<(), Error> {
     check_ids(

@@ -19,6 +19,7 @@ use crate::credentials::{Credentials, IdentityToken, Keys, SourceKind};
 use crate::envelope::CredentialsUsed;
 use crate::error::{Error, ErrorKind};
 use crate::plan::{Operation, Plan};
+use crate::providers::select::{pages, select, Flavor, Listed, Page, Selectors};
 use crate::providers::Ctx;
 use crate::transport::{base_url, host_header, HttpRequest, RawResponse, Sensitive};
 use serde::Deserialize;
@@ -102,12 +103,32 @@ pub fn validate(plan: &Plan) -> Result<(), Error> {
     }
 }
 
+/// What `--tag`/`--name`/`--state` select with, per operation.
+pub fn flavor(op: Operation) -> Option<&'static Flavor> {
+    match op {
+        Operation::JobStop => Some(&batch::SELECT),
+        Operation::ServerStop => Some(&cvm::SELECT),
+        Operation::ClusterDelete => None,
+    }
+}
+
 pub async fn run(ctx: &Ctx) -> Result<(), Error> {
     let tc = Tencent::resolve(ctx)?;
     tc.start(ctx).await?;
+    let used = tc.credentials_used();
     match ctx.plan.operation {
-        Operation::JobStop => batch::job_stop(ctx, &tc).await,
-        Operation::ServerStop => cvm::server_stop(ctx, &tc).await,
+        Operation::JobStop => {
+            if select(ctx, &batch::SELECT, used, batch::list(ctx, &tc)).await? {
+                batch::job_stop(ctx, &tc).await?;
+            }
+            Ok(())
+        }
+        Operation::ServerStop => {
+            if select(ctx, &cvm::SELECT, used, cvm::list(ctx, &tc)).await? {
+                cvm::server_stop(ctx, &tc).await?;
+            }
+            Ok(())
+        }
         Operation::ClusterDelete => cluster::cluster_delete(ctx, &tc).await,
     }
 }
@@ -611,7 +632,10 @@ TKE_WEB_IDENTITY_TOKEN_FILE), or a CVM role",
             .or_else(|| self.service_endpoints.get(service.name))
         {
             Some(e) => base_url(e, DEFAULT_EXAMPLE)?,
-            None if service.regional => {
+            // TKE and THPC: the region's own host; one of several regions: its own
+            // gateway, with its own rate budget (the region-less host shares one bucket
+            // across regions; PROVIDERS.md §5).
+            None if service.regional || ctx.place().is_some() => {
                 format!(
                     "https://{}.{}.tencentcloudapi.com",
                     service.name, self.region
@@ -948,5 +972,178 @@ mod tests {
                 let _ = parse_answer::<Any>(&raw, classify);
             }
         }
+    }
+}
+
+/// The region service (PROVIDERS.md §5): `DescribeRegions` per product.
+pub const REGION: Service = Service {
+    name: "region",
+    version: "2022-06-27",
+    regional: false,
+};
+
+/// A read, 50/s.
+const DESCRIBE_REGIONS: crate::transport::Api = crate::transport::Api {
+    name: "tencent.region.DescribeRegions",
+    default_rate: 50.0,
+    safety: crate::transport::RetrySafety::Repeatable,
+};
+
+/// `--region all`: the regions where the product (`cvm` for servers, `batch` for
+/// jobs) is `AVAILABLE`, from the region service's `DescribeRegions` (not CVM's own,
+/// frozen one). `X-TC-Region` is optional there; the configured region, else
+/// ap-guangzhou, is sent. Listing needs real credentials (also with `--dry-run`).
+pub async fn all_regions(ctx: &Ctx) -> Result<Vec<String>, Error> {
+    #[derive(Deserialize)]
+    struct Regions {
+        #[serde(rename = "RegionSet", default)]
+        set: Vec<RegionInfo>,
+    }
+    #[derive(Deserialize)]
+    struct RegionInfo {
+        #[serde(rename = "Region")]
+        region: String,
+        #[serde(rename = "RegionState", default)]
+        state: Option<String>,
+    }
+    let home = ctx
+        .env
+        .get("TENCENTCLOUD_REGION")
+        .unwrap_or("ap-guangzhou")
+        .to_string();
+    let lookup = ctx.for_lookup(&home);
+    let tc = Tencent::resolve(&lookup)?;
+    if tc.credentials_used() == CredentialsUsed::Placeholder {
+        return Err(Error::config(
+            "--region all lists the provider's regions, which needs credentials, and none were found; nothing was sent",
+        ));
+    }
+    let product = match ctx.plan.operation {
+        Operation::JobStop => "batch",
+        _ => "cvm",
+    };
+    let body = serde_json::json!({ "Product": product }).to_string();
+    let a = ctx
+        .transport
+        .send(
+            &DESCRIBE_REGIONS,
+            || tc.request(&lookup, REGION, "DescribeRegions", body.clone()),
+            |raw| parse_answer::<Regions>(raw, classify_list),
+        )
+        .await?;
+    let mut regions: Vec<String> = a
+        .data
+        .set
+        .into_iter()
+        .filter(|r| r.state.as_deref().is_none_or(|s| s == "AVAILABLE"))
+        .map(|r| r.region)
+        .collect();
+    regions.sort();
+    regions.dedup();
+    tracing::info!("--region all: {} regions offer {product}", regions.len());
+    Ok(regions)
+}
+
+/// Page size of the Describe* list calls (`Limit` ≤ 100).
+const LIST_LIMIT: usize = 100;
+/// `Filters` bounds (PROVIDERS.md §4a): the rest is checked on our side only.
+const MAX_FILTERS: usize = 10;
+const MAX_FILTER_VALUES: usize = 5;
+
+/// The server-side `Filters` for the selectors (PROVIDERS.md §4a–b): `tag:K` per
+/// `--tag K=V`, `tag-key` per bare `--tag K`, the state words, a literal `--name`.
+/// They only narrow the listing: every selector is checked again on the answer.
+pub fn selection_filters(
+    sel: &Selectors,
+    flavor: &Flavor,
+    state_filter: &str,
+    name_filter: &str,
+) -> Vec<serde_json::Value> {
+    use serde_json::json;
+    let mut filters: Vec<serde_json::Value> = sel
+        .tags
+        .iter()
+        .map(|t| match &t.value {
+            Some(v) => json!({"Name": format!("tag:{}", t.key), "Values": [v]}),
+            None => json!({"Name": "tag-key", "Values": [t.key]}),
+        })
+        .collect();
+    let words = flavor.all_words(&sel.states);
+    if !words.is_empty() && words.len() <= MAX_FILTER_VALUES {
+        filters.push(json!({"Name": state_filter, "Values": words}));
+    }
+    if let Some(name) = sel.literal_name() {
+        filters.push(json!({"Name": name_filter, "Values": [name]}));
+    }
+    filters.truncate(MAX_FILTERS);
+    filters
+}
+
+/// Codes of the Describe* list calls (PROVIDERS.md §4a).
+fn classify_list(code: &str) -> (ErrorKind, bool) {
+    if let Some(c) = classify_common(code) {
+        return c;
+    }
+    match code {
+        "FailedOperation.IllegalTagKey" | "FailedOperation.IllegalTagValue" => {
+            (ErrorKind::Usage, false)
+        }
+        "InvalidParameterValue.TagKeyNotFound" => (ErrorKind::NotFound, false),
+        _ => (ErrorKind::Internal, false),
+    }
+}
+
+/// `Tags[]` of a listed resource.
+#[derive(Deserialize)]
+pub struct TagPair {
+    #[serde(rename = "Key")]
+    pub key: String,
+    #[serde(rename = "Value", default)]
+    pub value: Option<String>,
+}
+
+impl TagPair {
+    pub fn pairs(tags: Vec<TagPair>) -> Vec<(String, Option<String>)> {
+        tags.into_iter().map(|t| (t.key, t.value)).collect()
+    }
+}
+
+/// Every page of a Describe* list call with `filters` (`Offset`/`Limit`, `TotalCount`).
+/// A tag key the account does not have is "nothing matched".
+pub async fn list_all<T: serde::de::DeserializeOwned>(
+    ctx: &Ctx,
+    tc: &Tencent,
+    service: Service,
+    action: &str,
+    api: &crate::transport::Api,
+    filters: Vec<serde_json::Value>,
+    page: impl Fn(T, &str) -> Page,
+) -> Result<Vec<Listed>, Error> {
+    let page = &page;
+    let filters = &filters;
+    let got = pages(LIST_LIMIT, |n| async move {
+        let body = serde_json::json!({
+            "Filters": filters,
+            "Offset": n * LIST_LIMIT,
+            "Limit": LIST_LIMIT,
+        })
+        .to_string();
+        let a = ctx
+            .transport
+            .send(
+                api,
+                || tc.request(ctx, service, action, body.clone()),
+                |raw| parse_answer::<T>(raw, classify_list),
+            )
+            .await?;
+        Ok(page(a.data, &tc.region))
+    })
+    .await;
+    match got {
+        Err(e) if e.code.as_deref() == Some("InvalidParameterValue.TagKeyNotFound") => {
+            tracing::info!("{action}: no such tag key in the account: nothing matched");
+            Ok(Vec::new())
+        }
+        other => other,
     }
 }
