@@ -425,3 +425,6 @@ mod parser_props {
         }
     }
 }
+
+#[cfg(test)]
+mod id_props;
