@@ -712,6 +712,38 @@ mod tests {
         }
     }
 
+    /// Full jitter both ways: never above min(cap, base·2^n), and spread across that
+    /// whole range — a backoff stuck at zero or at its ceiling fails.
+    #[test]
+    fn backoff_grows_with_full_jitter() {
+        for attempt in 0..8u32 {
+            let ceiling = BACKOFF_BASE.saturating_mul(1 << attempt).min(BACKOFF_CAP);
+            let samples: Vec<Duration> = (0..400).map(|_| backoff(attempt)).collect();
+            let max = *samples.iter().max().unwrap();
+            let min = *samples.iter().min().unwrap();
+            assert!(max <= ceiling, "attempt {attempt}: {max:?} > {ceiling:?}");
+            // 400 uniform draws: the chance that none lands in the top or bottom
+            // quarter is 0.75^400 (about 1e-50).
+            assert!(
+                max >= ceiling * 3 / 4,
+                "attempt {attempt}: max {max:?} of {ceiling:?}"
+            );
+            assert!(
+                min <= ceiling / 4,
+                "attempt {attempt}: min {min:?} of {ceiling:?}"
+            );
+            let mean = samples.iter().sum::<Duration>() / samples.len() as u32;
+            assert!(
+                mean >= ceiling * 2 / 5 && mean <= ceiling * 3 / 5,
+                "attempt {attempt}: mean {mean:?} of {ceiling:?}"
+            );
+        }
+        // The ceiling doubles, then stops at the cap.
+        let top = |a| (0..400).map(|_| backoff(a)).max().unwrap();
+        assert!(top(3) > top(1));
+        assert!(top(30) <= BACKOFF_CAP && top(30) >= BACKOFF_CAP * 3 / 4);
+    }
+
     #[test]
     fn backoff_stays_under_its_ceiling() {
         for attempt in 0..40 {

@@ -50,8 +50,73 @@ fn ok() -> ResponseTemplate {
     ResponseTemplate::new(200).set_body_json(json!({"Response": {"RequestId": "ok-req"}}))
 }
 
-/// The committed schema, and a check that `v` is valid against it.
+/// Checks `v` against SPEC's envelope, as written by hand in
+/// `tests/fixtures/spec-envelope.schema.json` (an independent source), and against the
+/// committed schema generated from the types (which documents the same shape).
 fn assert_valid(v: &Value) {
+    assert_matches_spec(v);
+    assert_valid_generated(v);
+}
+
+fn assert_matches_spec(v: &Value) {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/spec-envelope.schema.json"
+    );
+    let schema: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let errors: Vec<String> = validator.iter_errors(v).map(|e| e.to_string()).collect();
+    assert!(
+        errors.is_empty(),
+        "envelope does not match SPEC's shape: {errors:?}\n{v:#}"
+    );
+}
+
+/// The hand-written SPEC schema can say no: each break of the contract is refused.
+#[test]
+fn spec_schema_refuses_what_spec_forbids() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/spec-envelope.schema.json"
+    );
+    let schema: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let good = serde_json::json!({
+        "version": 1, "ok": false, "provider": "tencent", "operation": "job.stop",
+        "location": {"region": "ap-guangzhou"}, "dry_run": false,
+        "results": [{"id": "job-rybewp57", "ok": false, "status": "failed", "request_id": null,
+                     "provider_job_id": null,
+                     "error": {"kind": "provider", "code": "FailedOperation", "message": "m", "retryable": false}}],
+        "summary": {"requested": 1, "succeeded": 0, "failed": 1},
+        "requests": [], "error": null, "elapsed_ms": 3
+    });
+    assert!(validator.is_valid(&good));
+    let breaks: [(&str, fn(&mut Value)); 6] = [
+        ("unknown status", |v| {
+            v["results"][0]["status"] = "done".into()
+        }),
+        ("failed but ok", |v| v["results"][0]["ok"] = true.into()),
+        ("unknown error kind", |v| {
+            v["results"][0]["error"]["kind"] = "oops".into()
+        }),
+        ("missing summary", |v| {
+            v.as_object_mut().unwrap().remove("summary");
+        }),
+        ("stray top-level key", |v| v["extra"] = 1.into()),
+        ("unknown credentials", |v| {
+            v["requests"] = serde_json::json!([{"method": "POST", "url": "https://h/", "headers": {},
+                "body": "", "credentials": "mine"}])
+        }),
+    ];
+    for (what, f) in breaks {
+        let mut bad = good.clone();
+        f(&mut bad);
+        assert!(!validator.is_valid(&bad), "{what} passed");
+    }
+}
+
+/// The committed schema, and a check that `v` is valid against it.
+fn assert_valid_generated(v: &Value) {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/envelope.schema.json");
     let schema: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     let validator = jsonschema::validator_for(&schema).unwrap();

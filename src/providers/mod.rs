@@ -981,3 +981,6 @@ mod parser_props {
         }
     }
 }
+
+#[cfg(test)]
+mod id_props;

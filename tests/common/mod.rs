@@ -188,3 +188,31 @@ pub fn refused_url() -> String {
     drop(l);
     format!("http://{addr}")
 }
+
+/// Fails when a run's stdout or stderr holds a secret: any of `secrets`, or a live
+/// signature — a TC3/SDK-HMAC `Signature=<hex>` or QingCloud's `signature=` query
+/// value — that is not `[redacted]`. For failure paths too: a transport error that
+/// quotes its URL would carry QingCloud's signature.
+pub fn assert_no_secrets(label: &str, r: &Run, secrets: &[&str]) {
+    for (stream, out) in [("stdout", &r.stdout), ("stderr", &r.stderr)] {
+        for s in secrets {
+            assert!(
+                !out.contains(s),
+                "{label}: secret {s:?} in {stream}:\n{out}"
+            );
+        }
+        for marker in ["Signature=", "signature="] {
+            for (i, _) in out.match_indices(marker) {
+                let rest = &out[i + marker.len()..];
+                let value: String = rest
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || "%+/=".contains(*c))
+                    .collect();
+                assert!(
+                    rest.starts_with("[redacted]") || value.is_empty(),
+                    "{label}: live {marker}{value} in {stream}:\n{out}"
+                );
+            }
+        }
+    }
+}
