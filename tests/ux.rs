@@ -91,7 +91,8 @@ fn spec_schema_refuses_what_spec_forbids() {
         "requests": [], "error": null, "elapsed_ms": 3
     });
     assert!(validator.is_valid(&good));
-    let breaks: [(&str, fn(&mut Value)); 6] = [
+    type Break = (&'static str, fn(&mut Value));
+    let breaks: [Break; 6] = [
         ("unknown status", |v| {
             v["results"][0]["status"] = "done".into()
         }),
