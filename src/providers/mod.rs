@@ -117,6 +117,7 @@ async fn several(ctx: &Ctx, locations: &crate::plan::Locations) -> Result<(), Er
         crate::plan::Locations::List(l) => l.clone(),
         crate::plan::Locations::All => match ctx.plan.provider {
             ProviderName::Tencent => tencent::all_regions(ctx).await?,
+            ProviderName::Huawei => huawei::all_regions(ctx).await?,
             p => {
                 let flag = if p == ProviderName::Qingcloud {
                     "--zone"
@@ -162,6 +163,13 @@ async fn several(ctx: &Ctx, locations: &crate::plan::Locations) -> Result<(), Er
         // A location that failed before listing still counts as arrived.
         gather.arrive(place, None);
         if let Err(e) = outcome {
+            // Under `all`, a region where the account has nothing to act in is not a
+            // failure (SPEC); a region named explicitly always counts.
+            let all = matches!(locations, crate::plan::Locations::All);
+            if all && ctx.plan.provider == ProviderName::Huawei && huawei::no_project(&e) {
+                tracing::info!("{key} {place} skipped: {}", e.message);
+                return;
+            }
             tracing::warn!("{key} {place} failed: {}", e.message);
             ctx.report.location_failed(place, &e);
         }
