@@ -639,3 +639,138 @@ async fn huawei_region_all_refused_by_iam_sends_nothing_else() {
     assert_eq!(v["error"]["code"], "APIGW.0301");
     assert!(!r.stdout.contains("hw-locations-secret"));
 }
+
+/// QingCloud IaaS mocks of one zone: DescribeInstances lists `id` (named `ci-1`,
+/// running) and StopInstances expects it once.
+async fn qc_zone(server: &MockServer, zone: &str, id: &str) {
+    Mock::given(query_param("action", "DescribeInstances"))
+        .and(query_param("zone", zone))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"ret_code": 0,
+            "instance_set": [{"instance_id": id, "instance_name": "ci-1", "status": "running",
+                              "transition_status": ""}], "total_count": 1})),
+        )
+        .expect(1)
+        .mount(server)
+        .await;
+    Mock::given(query_param("action", "StopInstances"))
+        .and(query_param("zone", zone))
+        .and(query_param("instances.1", id))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"ret_code": 0, "job_id": "j-ybnoeitr"})),
+        )
+        .expect(1)
+        .mount(server)
+        .await;
+}
+
+fn qc_sandbox(uri: &str) -> Sandbox {
+    Sandbox::new()
+        .env("QINGCLOUD_ACCESS_KEY_ID", "QYLOCATIONS01")
+        .env("QINGCLOUD_SECRET_ACCESS_KEY", "qc-locations-secret")
+        .env("CLOUDSTOP_QINGCLOUD_IAAS_ENDPOINT", uri)
+}
+
+fn qc_args(op: &[&str]) -> Vec<String> {
+    let mut a = strs(op);
+    a.extend(strs(&[
+        "-p",
+        "qingcloud",
+        "--zone",
+        "all",
+        "--name",
+        "ci-*",
+        "--rate",
+        "500",
+    ]));
+    a
+}
+
+/// `--zone all`: the active zones of a signed DescribeZones (no `zone` when none is
+/// configured), each listed and stopped with its own zone.
+#[tokio::test(flavor = "multi_thread")]
+async fn qingcloud_zone_all_is_the_active_zones() {
+    let server = MockServer::start().await;
+    Mock::given(query_param("action", "DescribeZones"))
+        .and(query_param("status.1", "active"))
+        .and(wiremock::matchers::query_param_is_missing("zone"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"ret_code": 0,
+            "action": "DescribeZonesResponse", "total_count": 3, "zone_set": [
+                {"zone_id": "sh1a", "status": "active", "region_id": "sh1"},
+                {"zone_id": "pek3a", "status": "active", "region_id": "pek3"},
+                {"zone_id": "gd1", "status": "faulty"},
+            ]})),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    qc_zone(&server, "pek3a", "i-pek00001").await;
+    qc_zone(&server, "sh1a", "i-sh1a0001").await;
+    Mock::given(query_param("zone", "gd1"))
+        .respond_with(ResponseTemplate::new(500))
+        .expect(0)
+        .mount(&server)
+        .await;
+    let r = qc_sandbox(&server.uri())
+        .run_async(&qc_args(&["server", "stop"]))
+        .await;
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let v = r.json();
+    assert_eq!(v["location"], json!({"zones": ["pek3a", "sh1a"]}));
+    assert_eq!(v["locations_failed"], json!([]));
+    assert_eq!(v["results"][0]["location"], json!({"zone": "pek3a"}));
+    assert_eq!(v["results"][1]["location"], json!({"zone": "sh1a"}));
+    let reqs = server.received_requests().await.unwrap();
+    let list = reqs
+        .iter()
+        .find(|r| r.url.query().unwrap_or("").contains("action=DescribeZones"))
+        .unwrap();
+    let q = list.url.query().unwrap();
+    assert!(q.contains("access_key_id=QYLOCATIONS01"), "{q}");
+    assert!(q.contains("&signature="), "{q}");
+}
+
+/// A configured zone narrows DescribeZones (`zone=`), as PROVIDERS.md §5 says.
+#[tokio::test(flavor = "multi_thread")]
+async fn qingcloud_zone_all_sends_the_configured_zone() {
+    let server = MockServer::start().await;
+    Mock::given(query_param("action", "DescribeZones"))
+        .and(query_param("status.1", "active"))
+        .and(query_param("zone", "pek3a"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"ret_code": 0,
+            "total_count": 1, "zone_set": [{"zone_id": "pek3a", "status": "active"}]})),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    qc_zone(&server, "pek3a", "i-pek00001").await;
+    let r = qc_sandbox(&server.uri())
+        .env("QINGCLOUD_ZONE", "pek3a")
+        .run_async(&qc_args(&["server", "stop"]))
+        .await;
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(r.json()["location"], json!({"zones": ["pek3a"]}));
+}
+
+/// HPC has no zone list: `job stop --zone all` is refused before anything is sent.
+#[tokio::test(flavor = "multi_thread")]
+async fn qingcloud_zone_all_is_not_offered_for_hpc_jobs() {
+    let server = MockServer::start().await;
+    Mock::given(wiremock::matchers::any())
+        .respond_with(ResponseTemplate::new(500))
+        .expect(0)
+        .mount(&server)
+        .await;
+    let r = qc_sandbox(&server.uri())
+        .env("CLOUDSTOP_QINGCLOUD_ENDPOINT", &server.uri())
+        .run_async(&qc_args(&["job", "stop"]))
+        .await;
+    assert_eq!(r.code, 2, "{}\n{}", r.stdout, r.stderr);
+    assert!(r.json()["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("not available yet"));
+}

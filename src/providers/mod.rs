@@ -118,17 +118,7 @@ async fn several(ctx: &Ctx, locations: &crate::plan::Locations) -> Result<(), Er
         crate::plan::Locations::All => match ctx.plan.provider {
             ProviderName::Tencent => tencent::all_regions(ctx).await?,
             ProviderName::Huawei => huawei::all_regions(ctx).await?,
-            p => {
-                let flag = if p == ProviderName::Qingcloud {
-                    "--zone"
-                } else {
-                    "--region"
-                };
-                return Err(Error::usage(format!(
-                    "{flag} all is not available yet for {}: name the locations ({flag} a,b)",
-                    p.as_str()
-                )));
-            }
+            ProviderName::Qingcloud => qingcloud::all_zones(ctx).await?,
         },
     };
     if list.is_empty() {
