@@ -152,6 +152,7 @@ async fn several(ctx: &Ctx, locations: &crate::plan::Locations) -> Result<(), Er
         let (place, gather) = sub.place().expect("a location's context");
         // A location that failed before listing still counts as arrived.
         gather.arrive(place, None);
+        ctx.report.location_done();
         if let Err(e) = outcome {
             // Under `all`, a region where the account has nothing to act in is not a
             // failure (SPEC); a region named explicitly always counts.
@@ -252,6 +253,8 @@ struct Places {
     tried: Vec<String>,
     failed: Vec<LocationFailed>,
     of: HashMap<String, String>,
+    /// How many locations have finished (done, skipped or failed): the progress bar.
+    done: usize,
 }
 
 #[derive(Default)]
@@ -294,6 +297,20 @@ impl Report {
             tried,
             ..Places::default()
         });
+    }
+
+    /// One location of several has finished, whatever its outcome.
+    pub fn location_done(&self) {
+        if let Some(p) = self.places.lock().unwrap().as_mut() {
+            p.done += 1;
+        }
+    }
+
+    /// Several locations: (`regions`/`zones`, how many finished, how many in all).
+    pub fn locations_progress(&self) -> Option<(String, usize, usize)> {
+        let p = self.places.lock().unwrap();
+        let p = p.as_ref()?;
+        Some((format!("{}s", p.key), p.done, p.tried.len()))
     }
 
     /// Where each selected id is (several locations).
