@@ -337,12 +337,13 @@ impl Progress {
             // Selectors find the ids during the run.
             bar.set_length(ctx.report.len() as u64);
             let (accepted, settled) = ctx.report.tally(is_final);
-            if ctx.plan.wait && accepted == ctx.report.len() {
-                bar.set_message(format!("waiting ({})", ctx.plan.operation.verb()));
-                bar.set_position(settled as u64);
-            } else {
-                bar.set_position(accepted as u64);
-            }
+            let waiting = ctx.plan.wait && accepted == ctx.report.len();
+            bar.set_message(progress_message(
+                ctx,
+                waiting,
+                ctx.report.locations_progress(),
+            ));
+            bar.set_position(if waiting { settled } else { accepted } as u64);
         }
     }
 
@@ -356,6 +357,21 @@ impl Progress {
             bar.finish_and_clear();
         }
     }
+}
+
+/// The bar's words: the operation (or the wait for it), and with several locations
+/// how many of them have finished.
+fn progress_message(ctx: &Ctx, waiting: bool, places: Option<(String, usize, usize)>) -> String {
+    let verb = ctx.plan.operation.verb();
+    let mut m = if waiting {
+        format!("waiting ({verb})")
+    } else {
+        format!("{} {verb}", ctx.plan.provider.as_str())
+    };
+    if let Some((key, done, all)) = places {
+        m.push_str(&format!(", {done}/{all} {key} done"));
+    }
+    m
 }
 
 /// A result that `--wait` no longer waits for.
@@ -1231,6 +1247,29 @@ mod tests {
     use crate::envelope::{Envelope, ResultItem, Status};
     use crate::error::{Error, ErrorKind};
     use std::collections::BTreeMap;
+
+    /// With several locations the bar counts the locations that have finished.
+    #[tokio::test]
+    async fn progress_counts_locations_done() {
+        use clap::Parser;
+        let cli = crate::cli::Cli::try_parse_from(
+            "cloudstop server stop -p tencent --region ap-guangzhou,ap-shanghai --tag a=b"
+                .split_whitespace(),
+        )
+        .unwrap();
+        let env = crate::config::Env::default();
+        let plan = crate::plan::Plan::build(cli.command, &env, &mut std::io::empty()).unwrap();
+        let ctx = Ctx::new(plan, env);
+        let msg = |waiting| progress_message(&ctx, waiting, ctx.report.locations_progress());
+        assert_eq!(msg(false), "tencent server stop");
+        ctx.report
+            .set_locations("region", vec!["ap-guangzhou".into(), "ap-shanghai".into()]);
+        assert_eq!(msg(false), "tencent server stop, 0/2 regions done");
+        ctx.report.location_done();
+        assert_eq!(msg(false), "tencent server stop, 1/2 regions done");
+        ctx.report.location_done();
+        assert_eq!(msg(true), "waiting (server stop), 2/2 regions done");
+    }
 
     fn sample() -> Envelope {
         let mut loc = BTreeMap::new();

@@ -383,39 +383,6 @@ async fn region_all_lists_the_available_regions_first() {
     );
 }
 
-#[test]
-fn region_all_is_not_yet_offered_for_huawei_and_qingcloud() {
-    for args in [
-        &[
-            "server", "stop", "-p", "huawei", "--region", "all", "--tag", "a=b",
-        ][..],
-        &[
-            "server",
-            "stop",
-            "-p",
-            "qingcloud",
-            "--zone",
-            "all",
-            "--tag",
-            "a",
-        ][..],
-    ] {
-        let r = Sandbox::new()
-            .env("HUAWEICLOUD_SDK_AK", "AK")
-            .env("HUAWEICLOUD_SDK_SK", "SK")
-            .env("QINGCLOUD_ACCESS_KEY_ID", "AK")
-            .env("QINGCLOUD_SECRET_ACCESS_KEY", "SK")
-            .env("CLOUDSTOP_HUAWEI_ENDPOINT", &common::refused_url())
-            .env("CLOUDSTOP_QINGCLOUD_IAAS_ENDPOINT", &common::refused_url())
-            .run(args);
-        assert_eq!(r.code, 2, "{args:?}: {}\n{}", r.stdout, r.stderr);
-        assert!(r.json()["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("not available yet"));
-    }
-}
-
 /// Huawei: each region at its own ECS host (the SDK's HUAWEICLOUD_SDK_REGION_ECS_*),
 /// each with its own project looked up from IAM.
 #[tokio::test(flavor = "multi_thread")]
@@ -486,4 +453,324 @@ async fn huawei_regions_each_at_their_own_host_and_project() {
     assert_eq!(v["results"].as_array().unwrap().len(), 2);
     assert_eq!(v["results"][0]["location"], json!({"region": "cn-east-3"}));
     assert_eq!(v["results"][1]["location"], json!({"region": "cn-north-4"}));
+}
+
+/// A Huawei sandbox with IAM at `iam`, a project per region of `projects` (`None`:
+/// IAM lists none there) and each region's ECS at its own mock server, which lists
+/// one `env=dev` server and expects its stop once (a region without a project: nothing).
+async fn huawei_regions(
+    iam: &MockServer,
+    projects: &[(&str, Option<&str>)],
+) -> (Sandbox, Vec<MockServer>) {
+    let mut sb = Sandbox::new()
+        .env("HUAWEICLOUD_SDK_AK", "AKLOCATIONSHW01")
+        .env("HUAWEICLOUD_SDK_SK", "hw-locations-secret")
+        .env("HUAWEICLOUD_SDK_IAM_ENDPOINT", &iam.uri());
+    let mut ecs = Vec::new();
+    for (i, (region, pid)) in projects.iter().enumerate() {
+        let listed: Vec<Value> = pid
+            .iter()
+            .map(|p| json!({"id": p, "name": region}))
+            .collect();
+        Mock::given(wiremock::matchers::path("/v3/projects"))
+            .and(query_param("name", *region))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({"projects": listed})))
+            .expect(1)
+            .mount(iam)
+            .await;
+        let server = MockServer::start().await;
+        match pid {
+            Some(pid) => {
+                let id = format!("616fb98f-46ca-475e-917e-00000000000{i}");
+                Mock::given(wiremock::matchers::path(format!(
+                    "/v1/{pid}/cloudservers/detail"
+                )))
+                .respond_with(
+                    ResponseTemplate::new(200).set_body_json(json!({"count": 1, "servers": [
+                        {"id": id, "name": "dev-1", "status": "ACTIVE", "tags": ["env=dev"]}]})),
+                )
+                .expect(1)
+                .mount(&server)
+                .await;
+                Mock::given(wiremock::matchers::path(format!(
+                    "/v1/{pid}/cloudservers/action"
+                )))
+                .and(wiremock::matchers::body_partial_json(
+                    json!({"os-stop": {"servers": [{"id": id}]}}),
+                ))
+                .respond_with(ResponseTemplate::new(200).set_body_json(json!({"job_id": "j"})))
+                .expect(1)
+                .mount(&server)
+                .await;
+            }
+            None => {
+                Mock::given(wiremock::matchers::any())
+                    .respond_with(ResponseTemplate::new(500))
+                    .expect(0)
+                    .mount(&server)
+                    .await;
+            }
+        }
+        let var = format!(
+            "HUAWEICLOUD_SDK_REGION_ECS_{}",
+            region.to_uppercase().replace('-', "_")
+        );
+        sb = sb.env(&var, &server.uri());
+        ecs.push(server);
+    }
+    (sb, ecs)
+}
+
+fn hw_args(regions: &str) -> Vec<String> {
+    strs(&[
+        "server", "stop", "-p", "huawei", "--region", regions, "--tag", "env=dev",
+    ])
+}
+
+/// `--region all` for Huawei: IAM's public regions that ECS serves (the SDK's region
+/// table), listed with a signed `GET /v3/regions`; a region where IAM lists no project
+/// is skipped, not failed.
+#[tokio::test(flavor = "multi_thread")]
+async fn huawei_region_all_is_iam_public_regions_with_ecs() {
+    let iam = MockServer::start().await;
+    Mock::given(wiremock::matchers::method("GET"))
+        .and(wiremock::matchers::path("/v3/regions"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"regions": [
+            {"id": "cn-north-4", "type": "public", "parent_region_id": null},
+            {"id": "cn-south-1", "type": "public"},
+            {"id": "cn-east-3", "type": "public"},
+            {"id": "xx-nowhere-1", "type": "public"},
+            {"id": "ap-southeast-1", "type": "private"},
+        ], "links": {"self": "https://iam.myhuaweicloud.com/v3/regions"}})))
+        .expect(1)
+        .mount(&iam)
+        .await;
+    let (sb, _ecs) = huawei_regions(
+        &iam,
+        &[
+            ("cn-north-4", Some("0a1b2c3d4e5f60718293a4b5c6d7e8f9")),
+            ("cn-east-3", Some("ffffffffffffffffffffffffffff0001")),
+            ("cn-south-1", None),
+        ],
+    )
+    .await;
+    let r = sb.run_async(&hw_args("all")).await;
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let v = r.json();
+    assert_eq!(
+        v["location"],
+        json!({"regions": ["cn-east-3", "cn-north-4", "cn-south-1"]})
+    );
+    assert_eq!(v["locations_failed"], json!([]));
+    let got: Vec<(&str, &str)> = v["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["location"]["region"].as_str().unwrap(),
+                r["status"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(got, [("cn-east-3", "stopping"), ("cn-north-4", "stopping")]);
+    // The region list is AK/SK-signed like every IAM call, without a project.
+    let reqs = iam.received_requests().await.unwrap();
+    let list = reqs.iter().find(|r| r.url.path() == "/v3/regions").unwrap();
+    assert!(header_of(list, "Authorization").starts_with(
+        "SDK-HMAC-SHA256 Access=AKLOCATIONSHW01, SignedHeaders=host;x-sdk-date, Signature="
+    ));
+    assert!(list.headers.get("X-Project-Id").is_none());
+}
+
+/// Named explicitly, a region without a project is a failed location (exit 3), and
+/// the other region's result stands.
+#[tokio::test(flavor = "multi_thread")]
+async fn huawei_named_region_without_project_fails() {
+    let iam = MockServer::start().await;
+    Mock::given(wiremock::matchers::path("/v3/regions"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"regions": []})))
+        .expect(0)
+        .mount(&iam)
+        .await;
+    let (sb, _ecs) = huawei_regions(
+        &iam,
+        &[
+            ("cn-north-4", Some("0a1b2c3d4e5f60718293a4b5c6d7e8f9")),
+            ("cn-south-1", None),
+        ],
+    )
+    .await;
+    let r = sb.run_async(&hw_args("cn-north-4,cn-south-1")).await;
+    assert_eq!(r.code, 3, "{}\n{}", r.stdout, r.stderr);
+    let v = r.json();
+    let failed = v["locations_failed"].as_array().unwrap();
+    assert_eq!(failed.len(), 1, "{}", r.stdout);
+    assert_eq!(failed[0]["location"], json!({"region": "cn-south-1"}));
+    assert_eq!(failed[0]["error"]["kind"], "config");
+    assert_eq!(v["results"][0]["location"], json!({"region": "cn-north-4"}));
+    assert_eq!(v["results"][0]["status"], "stopping");
+}
+
+/// IAM refusing the region list fails the run as a whole: nothing else is sent.
+#[tokio::test(flavor = "multi_thread")]
+async fn huawei_region_all_refused_by_iam_sends_nothing_else() {
+    let iam = MockServer::start().await;
+    Mock::given(wiremock::matchers::path("/v3/regions"))
+        .respond_with(ResponseTemplate::new(401).set_body_json(json!({
+            "error_msg": "Incorrect IAM authentication information: verify aksk signature fail",
+            "error_code": "APIGW.0301", "request_id": "r"})))
+        .expect(1)
+        .mount(&iam)
+        .await;
+    Mock::given(wiremock::matchers::path("/v3/projects"))
+        .respond_with(ResponseTemplate::new(500))
+        .expect(0)
+        .mount(&iam)
+        .await;
+    let r = Sandbox::new()
+        .env("HUAWEICLOUD_SDK_AK", "AKLOCATIONSHW01")
+        .env("HUAWEICLOUD_SDK_SK", "hw-locations-secret")
+        .env("HUAWEICLOUD_SDK_IAM_ENDPOINT", &iam.uri())
+        .run_async(&hw_args("all"))
+        .await;
+    assert_eq!(r.code, 3, "{}\n{}", r.stdout, r.stderr);
+    let v = r.json();
+    assert_eq!(v["error"]["code"], "APIGW.0301");
+    assert!(!r.stdout.contains("hw-locations-secret"));
+}
+
+/// QingCloud IaaS mocks of one zone: DescribeInstances lists `id` (named `ci-1`,
+/// running) and StopInstances expects it once.
+async fn qc_zone(server: &MockServer, zone: &str, id: &str) {
+    Mock::given(query_param("action", "DescribeInstances"))
+        .and(query_param("zone", zone))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"ret_code": 0,
+            "instance_set": [{"instance_id": id, "instance_name": "ci-1", "status": "running",
+                              "transition_status": ""}], "total_count": 1})),
+        )
+        .expect(1)
+        .mount(server)
+        .await;
+    Mock::given(query_param("action", "StopInstances"))
+        .and(query_param("zone", zone))
+        .and(query_param("instances.1", id))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"ret_code": 0, "job_id": "j-ybnoeitr"})),
+        )
+        .expect(1)
+        .mount(server)
+        .await;
+}
+
+fn qc_sandbox(uri: &str) -> Sandbox {
+    Sandbox::new()
+        .env("QINGCLOUD_ACCESS_KEY_ID", "QYLOCATIONS01")
+        .env("QINGCLOUD_SECRET_ACCESS_KEY", "qc-locations-secret")
+        .env("CLOUDSTOP_QINGCLOUD_IAAS_ENDPOINT", uri)
+}
+
+fn qc_args(op: &[&str]) -> Vec<String> {
+    let mut a = strs(op);
+    a.extend(strs(&[
+        "-p",
+        "qingcloud",
+        "--zone",
+        "all",
+        "--name",
+        "ci-*",
+        "--rate",
+        "500",
+    ]));
+    a
+}
+
+/// `--zone all`: the active zones of a signed DescribeZones (no `zone` when none is
+/// configured), each listed and stopped with its own zone.
+#[tokio::test(flavor = "multi_thread")]
+async fn qingcloud_zone_all_is_the_active_zones() {
+    let server = MockServer::start().await;
+    Mock::given(query_param("action", "DescribeZones"))
+        .and(query_param("status.1", "active"))
+        .and(wiremock::matchers::query_param_is_missing("zone"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"ret_code": 0,
+            "action": "DescribeZonesResponse", "total_count": 3, "zone_set": [
+                {"zone_id": "sh1a", "status": "active", "region_id": "sh1"},
+                {"zone_id": "pek3a", "status": "active", "region_id": "pek3"},
+                {"zone_id": "gd1", "status": "faulty"},
+            ]})),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    qc_zone(&server, "pek3a", "i-pek00001").await;
+    qc_zone(&server, "sh1a", "i-sh1a0001").await;
+    Mock::given(query_param("zone", "gd1"))
+        .respond_with(ResponseTemplate::new(500))
+        .expect(0)
+        .mount(&server)
+        .await;
+    let r = qc_sandbox(&server.uri())
+        .run_async(&qc_args(&["server", "stop"]))
+        .await;
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let v = r.json();
+    assert_eq!(v["location"], json!({"zones": ["pek3a", "sh1a"]}));
+    assert_eq!(v["locations_failed"], json!([]));
+    assert_eq!(v["results"][0]["location"], json!({"zone": "pek3a"}));
+    assert_eq!(v["results"][1]["location"], json!({"zone": "sh1a"}));
+    let reqs = server.received_requests().await.unwrap();
+    let list = reqs
+        .iter()
+        .find(|r| r.url.query().unwrap_or("").contains("action=DescribeZones"))
+        .unwrap();
+    let q = list.url.query().unwrap();
+    assert!(q.contains("access_key_id=QYLOCATIONS01"), "{q}");
+    assert!(q.contains("&signature="), "{q}");
+}
+
+/// A configured zone narrows DescribeZones (`zone=`), as PROVIDERS.md §5 says.
+#[tokio::test(flavor = "multi_thread")]
+async fn qingcloud_zone_all_sends_the_configured_zone() {
+    let server = MockServer::start().await;
+    Mock::given(query_param("action", "DescribeZones"))
+        .and(query_param("status.1", "active"))
+        .and(query_param("zone", "pek3a"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"ret_code": 0,
+            "total_count": 1, "zone_set": [{"zone_id": "pek3a", "status": "active"}]})),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    qc_zone(&server, "pek3a", "i-pek00001").await;
+    let r = qc_sandbox(&server.uri())
+        .env("QINGCLOUD_ZONE", "pek3a")
+        .run_async(&qc_args(&["server", "stop"]))
+        .await;
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(r.json()["location"], json!({"zones": ["pek3a"]}));
+}
+
+/// HPC has no zone list: `job stop --zone all` is refused before anything is sent.
+#[tokio::test(flavor = "multi_thread")]
+async fn qingcloud_zone_all_is_not_offered_for_hpc_jobs() {
+    let server = MockServer::start().await;
+    Mock::given(wiremock::matchers::any())
+        .respond_with(ResponseTemplate::new(500))
+        .expect(0)
+        .mount(&server)
+        .await;
+    let r = qc_sandbox(&server.uri())
+        .env("CLOUDSTOP_QINGCLOUD_ENDPOINT", &server.uri())
+        .run_async(&qc_args(&["job", "stop"]))
+        .await;
+    assert_eq!(r.code, 2, "{}\n{}", r.stdout, r.stderr);
+    assert!(r.json()["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("not available yet"));
 }

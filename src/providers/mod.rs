@@ -117,17 +117,8 @@ async fn several(ctx: &Ctx, locations: &crate::plan::Locations) -> Result<(), Er
         crate::plan::Locations::List(l) => l.clone(),
         crate::plan::Locations::All => match ctx.plan.provider {
             ProviderName::Tencent => tencent::all_regions(ctx).await?,
-            p => {
-                let flag = if p == ProviderName::Qingcloud {
-                    "--zone"
-                } else {
-                    "--region"
-                };
-                return Err(Error::usage(format!(
-                    "{flag} all is not available yet for {}: name the locations ({flag} a,b)",
-                    p.as_str()
-                )));
-            }
+            ProviderName::Huawei => huawei::all_regions(ctx).await?,
+            ProviderName::Qingcloud => qingcloud::all_zones(ctx).await?,
         },
     };
     if list.is_empty() {
@@ -161,7 +152,15 @@ async fn several(ctx: &Ctx, locations: &crate::plan::Locations) -> Result<(), Er
         let (place, gather) = sub.place().expect("a location's context");
         // A location that failed before listing still counts as arrived.
         gather.arrive(place, None);
+        ctx.report.location_done();
         if let Err(e) = outcome {
+            // Under `all`, a region where the account has nothing to act in is not a
+            // failure (SPEC); a region named explicitly always counts.
+            let all = matches!(locations, crate::plan::Locations::All);
+            if all && ctx.plan.provider == ProviderName::Huawei && huawei::no_project(&e) {
+                tracing::info!("{key} {place} skipped: {}", e.message);
+                return;
+            }
             tracing::warn!("{key} {place} failed: {}", e.message);
             ctx.report.location_failed(place, &e);
         }
@@ -254,6 +253,8 @@ struct Places {
     tried: Vec<String>,
     failed: Vec<LocationFailed>,
     of: HashMap<String, String>,
+    /// How many locations have finished (done, skipped or failed): the progress bar.
+    done: usize,
 }
 
 #[derive(Default)]
@@ -296,6 +297,20 @@ impl Report {
             tried,
             ..Places::default()
         });
+    }
+
+    /// One location of several has finished, whatever its outcome.
+    pub fn location_done(&self) {
+        if let Some(p) = self.places.lock().unwrap().as_mut() {
+            p.done += 1;
+        }
+    }
+
+    /// Several locations: (`regions`/`zones`, how many finished, how many in all).
+    pub fn locations_progress(&self) -> Option<(String, usize, usize)> {
+        let p = self.places.lock().unwrap();
+        let p = p.as_ref()?;
+        Some((format!("{}s", p.key), p.done, p.tried.len()))
     }
 
     /// Where each selected id is (several locations).

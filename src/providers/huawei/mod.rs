@@ -58,6 +58,102 @@ const LIST_PROJECTS: Api = Api {
     safety: RetrySafety::Repeatable,
 };
 
+/// IAM KeystoneListRegions (`--region all`): a read, always safe to repeat.
+const LIST_REGIONS: Api = Api {
+    name: "huawei.iam.KeystoneListRegions",
+    default_rate: 5.0,
+    safety: RetrySafety::Repeatable,
+};
+
+/// The code of the error "IAM lists no project in this region": under `--region all`
+/// such a region is skipped, not failed (SPEC "Several regions or zones at once").
+const NO_PROJECT: &str = "NoProjectInRegion";
+
+/// Whether `e` says the account has no project in the region (see [`NO_PROJECT`]).
+pub fn no_project(e: &Error) -> bool {
+    e.code.as_deref() == Some(NO_PROJECT)
+}
+
+/// `--region all`: IAM's public regions (`GET <IAM>/v3/regions`, AK/SK-signed, at
+/// `HUAWEICLOUD_SDK_IAM_ENDPOINT` or the global IAM host) that are in the service's
+/// SDK region table (PROVIDERS.md §5). Sorted.
+pub async fn all_regions(ctx: &Ctx) -> Result<Vec<String>, Error> {
+    #[derive(Deserialize)]
+    struct Region {
+        id: String,
+        #[serde(rename = "type", default)]
+        kind: Option<String>,
+    }
+    #[derive(Deserialize)]
+    struct Regions {
+        #[serde(default)]
+        regions: Vec<Region>,
+    }
+    let table = match Service::of(ctx.plan.operation) {
+        Service::Ecs => ecs::REGIONS,
+        _ => {
+            return Err(Error::usage(format!(
+                "--region all is not available yet for huawei {}: name the regions (--region a,b)",
+                ctx.plan.operation.verb()
+            )))
+        }
+    };
+    // Any region serves for the lookup: only its credentials and IAM host matter.
+    let lookup = ctx.for_lookup("cn-north-4");
+    let hw = Huawei::resolve(&lookup)?;
+    if hw.credentials_used() == CredentialsUsed::Placeholder {
+        return Err(Error::config(
+            "--region all lists the provider's regions, which needs credentials, and none were found; nothing was sent",
+        ));
+    }
+    hw.start(&lookup).await?;
+    let base = if hw.iam_configured {
+        hw.iam_base.clone()
+    } else {
+        identity::IAM_DEFAULT.to_string()
+    };
+    let found: Regions = ctx
+        .transport
+        .send(
+            &LIST_REGIONS,
+            || {
+                hw.request(
+                    &lookup,
+                    Call {
+                        method: reqwest::Method::GET,
+                        base: &base,
+                        path: "/v3/regions".into(),
+                        query: &[],
+                        body: String::new(),
+                        content_type: None,
+                        project_header: false,
+                    },
+                )
+            },
+            |raw| parse(raw).map(|a| a.data),
+        )
+        .await
+        .map_err(|e| {
+            let mut e = e;
+            e.message = format!("listing the regions in IAM failed: {}", e.message);
+            e
+        })?;
+    let mut regions: Vec<String> = found
+        .regions
+        .into_iter()
+        .filter(|r| r.kind.as_deref() == Some("public") && table.contains(&r.id.as_str()))
+        .map(|r| r.id)
+        .collect();
+    regions.sort();
+    regions.dedup();
+    tracing::info!(
+        "--region all: {} public regions of IAM offer {}",
+        regions.len(),
+        ctx.plan.operation.verb()
+    );
+    Ok(regions)
+}
+
 pub fn validate(plan: &Plan) -> Result<(), Error> {
     if let Some(p) = &plan.project_id {
         check_project_id(p, "--project-id")?;
@@ -226,6 +322,8 @@ pub struct Huawei {
     endpoints: Endpoints,
     /// IAM base URL, for the project-id lookup.
     iam_base: String,
+    /// The IAM base URL was configured (else it is the region's own IAM host).
+    iam_configured: bool,
 }
 
 /// The SDK's credential file, read only when a setting needs it: `[basic]` (the
@@ -414,6 +512,7 @@ impl Huawei {
             None if from_file => file.get("iam_endpoint")?,
             None => None,
         };
+        let iam_configured = iam.is_some();
         let iam_base = match iam {
             Some(e) => base_url(e, "https://iam.cn-north-4.myhuaweicloud.com")?,
             None => format!("https://iam.{region}.myhuaweicloud.com"),
@@ -471,6 +570,7 @@ or HUAWEICLOUD_SDK_IDP_ID and HUAWEICLOUD_SDK_ID_TOKEN_FILE, or an ECS agency",
             project_id,
             endpoints,
             iam_base,
+            iam_configured,
         })
     }
 
@@ -605,7 +705,8 @@ HUAWEICLOUD_SDK_ID_TOKEN_FILE, or run in GitHub Actions with `permissions: id-to
             [] => {
                 return Err(Error::config(format!(
                     "IAM lists no project named {region} for these credentials: {ask}"
-                )))
+                ))
+                .with_code(NO_PROJECT))
             }
             many => {
                 return Err(Error::config(format!(
@@ -1073,6 +1174,11 @@ mod tests {
     fn regions_and_projects() {
         for r in ["cn-north-4", "ap-southeast-1", "la-south-2", "cn-east-3"] {
             assert!(region_ok(r), "{r}");
+        }
+        // `--region all` hands these on as `--region` values: each must pass.
+        let mut seen = std::collections::HashSet::new();
+        for r in ecs::REGIONS {
+            assert!(region_ok(r) && seen.insert(r), "{r}");
         }
         for r in [
             "",

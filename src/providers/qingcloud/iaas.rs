@@ -39,6 +39,13 @@ const DESCRIBE_JOBS: Api = Api {
     safety: RetrySafety::Repeatable,
 };
 
+/// `--zone all`: the zone list, a read.
+const DESCRIBE_ZONES: Api = Api {
+    name: "qingcloud.iaas.DescribeZones",
+    default_rate: 1.0,
+    safety: RetrySafety::Repeatable,
+};
+
 const NOT_RUNNING: &str = "ret_code 1400";
 const NOT_FOUND: &str = "ret_code 2100";
 
@@ -264,6 +271,29 @@ fn instance_set(v: &Value) -> HashMap<String, Instance> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// DescribeZones `status.1=active` (with the configured zone, if any, as `zone`) →
+/// `zone_set[].zone_id` of the zones whose `status` is `active` (PROVIDERS.md §5).
+pub async fn zones(ctx: &Ctx, qc: &Qingcloud) -> Result<Vec<String>, Error> {
+    let p = vec![("status.1".to_string(), "active".to_string())];
+    let v = ctx
+        .transport
+        .send(
+            &DESCRIBE_ZONES,
+            || qc.iaas_request(ctx, "DescribeZones", &p),
+            parse,
+        )
+        .await?;
+    Ok(v["zone_set"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter(|z| z["status"].as_str().is_none_or(|s| s == "active"))
+                .filter_map(|z| z["zone_id"].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default())
 }
 
 /// DescribeInstances for `ids` (at most 100); ids that do not exist are left out.

@@ -83,6 +83,33 @@ pub async fn run(ctx: &Ctx) -> Result<(), Error> {
     }
 }
 
+/// `--zone all`: the active zones of IaaS `DescribeZones` (PROVIDERS.md §5), for
+/// `server stop` only — which zones have HPC is not known (HPC has no zone list).
+/// Sorted.
+pub async fn all_zones(ctx: &Ctx) -> Result<Vec<String>, Error> {
+    if ctx.plan.operation != Operation::ServerStop {
+        return Err(Error::usage(format!(
+            "--zone all is not available yet for qingcloud {}: name the zones (--zone a,b)",
+            ctx.plan.operation.verb()
+        )));
+    }
+    let qc = Qingcloud::resolve(ctx)?;
+    if qc.credentials_used() == CredentialsUsed::Placeholder {
+        return Err(Error::config(
+            "--zone all lists the provider's zones, which needs credentials, and none were found; nothing was sent",
+        ));
+    }
+    let mut zones: Vec<String> = iaas::zones(ctx, &qc)
+        .await?
+        .into_iter()
+        .filter(|z| zone_ok(z))
+        .collect();
+    zones.sort();
+    zones.dedup();
+    tracing::info!("--zone all: {} active zones", zones.len());
+    Ok(zones)
+}
+
 /// `^[a-z][a-z0-9-]{1,31}$`
 pub fn zone_ok(z: &str) -> bool {
     let b = z.as_bytes();
@@ -251,16 +278,24 @@ impl Qingcloud {
             Some(z) => Some(z.to_string()),
             None => cli()?.zone.clone(),
         };
-        let Some(zone) = zone else {
-            return Err(Error::usage(format!(
-                "no zone: pass --zone (e.g. jn1a), or set CLOUDSTOP_ZONE or QINGCLOUD_ZONE, \
+        let zone = match zone {
+            Some(z) => {
+                check_zone(&z)?;
+                ctx.report.set_location("zone", &z);
+                z
+            }
+            // `--zone all` lists the zones first: a configured zone only narrows that
+            // list, and none is needed (the empty zone is not sent).
+            None if plan.locations.is_some() => String::new(),
+            None => {
+                return Err(Error::usage(format!(
+                    "no zone: pass --zone (e.g. jn1a), or set CLOUDSTOP_ZONE or QINGCLOUD_ZONE, \
 or zone in {}, or zone in {}",
-                section.label(),
-                cli_label
-            )));
+                    section.label(),
+                    cli_label
+                )))
+            }
         };
-        check_zone(&zone)?;
-        ctx.report.set_location("zone", &zone);
 
         let run_user = if plan.operation == Operation::ClusterDelete {
             let user = plan
@@ -462,10 +497,10 @@ or qy_access_key_id and qy_secret_access_key in {}",
     ) -> Result<HttpRequest, Error> {
         let url = reqwest::Url::parse(&format!("{}{IAAS_PATH}", self.base))
             .map_err(|e| Error::usage(format!("malformed endpoint URL: {e}")))?;
-        let mut all: Vec<(String, String)> = vec![
-            ("action".into(), action.into()),
-            ("zone".into(), self.zone.clone()),
-        ];
+        let mut all: Vec<(String, String)> = vec![("action".into(), action.into())];
+        if !self.zone.is_empty() {
+            all.push(("zone".into(), self.zone.clone()));
+        }
         all.extend(params.iter().cloned());
         all.extend(self.common_params(ctx, "time_stamp"));
         // The path signed is the path sent, endpoint prefix included.
