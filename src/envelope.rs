@@ -754,4 +754,24 @@ mod tests {
         let ok = env_of(vec![], false).with_locations("zones", vec!["pek3a".into()], vec![]);
         assert!(ok.ok && ok.exit_code() == 0);
     }
+
+    #[test]
+    fn a_failed_result_is_never_ok_even_without_an_error() {
+        let mut r = ResultItem::new("a", Status::Failed);
+        r.settle(true);
+        assert!(!r.ok);
+        assert_eq!(r.exit_code(), exit::FAILED);
+    }
+
+    #[test]
+    fn codes_outside_the_precedence_survive_zeros_around_them() {
+        assert_eq!(
+            combine_exit_codes([exit::INTERRUPTED, 0]),
+            exit::INTERRUPTED
+        );
+        assert_eq!(
+            combine_exit_codes([0, exit::INTERRUPTED, 0]),
+            exit::INTERRUPTED
+        );
+    }
 }

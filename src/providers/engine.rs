@@ -559,6 +559,14 @@ mod tests {
         widest_read: AtomicUsize,
         /// `--wait` is the API's own business.
         own_wait: bool,
+        /// Errors the next reads answer with, first first.
+        read_errors: Mutex<Vec<Error>>,
+        /// How long a read of a chunk holding this id takes (ms).
+        delays: HashMap<String, u64>,
+        /// `resend_rounds`, when not the default.
+        rounds: Option<u32>,
+        /// No refusal speaks for a lone id: every refusal is left to `settle_by_reading`.
+        no_refusal_phase: bool,
     }
 
     impl Fake {
@@ -628,8 +636,26 @@ mod tests {
                 None => gone_error(ctx),
             }
         }
+        fn resend_rounds(&self, _ctx: &Ctx) -> u32 {
+            self.rounds.unwrap_or(1)
+        }
+        fn refusal_phase(&self, e: &Error) -> Option<Phase> {
+            if self.no_refusal_phase {
+                return None;
+            }
+            (e.kind == ErrorKind::NotFound).then(|| Phase::Failed(e.clone()))
+        }
         async fn read(&self, _ctx: &Ctx, ids: &[String]) -> Result<Vec<(String, Phase)>, Error> {
             self.read_calls.fetch_add(1, Ordering::SeqCst);
+            if let Some(ms) = ids.iter().filter_map(|id| self.delays.get(id)).max() {
+                tokio::time::sleep(std::time::Duration::from_millis(*ms)).await;
+            }
+            {
+                let mut errors = self.read_errors.lock().unwrap();
+                if !errors.is_empty() {
+                    return Err(errors.remove(0));
+                }
+            }
             self.widest_read.fetch_max(ids.len(), Ordering::SeqCst);
             let mut reads = self.reads.lock().unwrap();
             Ok(ids
@@ -1233,6 +1259,98 @@ mod tests {
                 "https://example.test/stop?ids=a,b",
                 "https://example.test/stop?ids=c"
             ]
+        );
+    }
+
+    #[test]
+    fn wait_polls_through_a_transient_read_error_and_fails_on_a_permanent_one() {
+        let waited = |read_error: Error| {
+            let c =
+                ctx("job stop -p tencent --job-id a --wait --poll-interval 1ms --wait-timeout 10s");
+            let api = Fake {
+                read_errors: Mutex::new(vec![read_error]),
+                ..Default::default()
+            }
+            .with("a", &[Phase::Stopped]);
+            run_blocking(&c, &api)
+        };
+        let got = waited(Error::new(ErrorKind::Network, "reset").retryable(true));
+        assert_eq!(
+            got[0].1,
+            Status::Stopped,
+            "a transient read error is polled past"
+        );
+        let got = waited(Error::new(ErrorKind::Permission, "denied").with_code("Denied"));
+        assert_eq!(
+            (got[0].1, got[0].2.as_deref()),
+            (Status::Failed, Some("Denied"))
+        );
+    }
+
+    #[test]
+    fn a_possibly_applied_call_is_read_even_with_no_resend_rounds() {
+        let ctx = ctx("job stop -p tencent --job-id a");
+        let api = Fake {
+            rounds: Some(0),
+            refuse: s(&["a"]),
+            refusal: Some(
+                Error::new(ErrorKind::Timeout, "no answer")
+                    .retryable(true)
+                    .maybe_applied(true),
+            ),
+            ..Default::default()
+        }
+        .with("a", &[Phase::Stopped]);
+        let got = run_blocking(&ctx, &api);
+        assert_eq!(api.read_calls.load(Ordering::SeqCst), 1);
+        assert_eq!(got[0].1, Status::Stopped);
+        assert_eq!(api.sent().len(), 1, "nothing is sent again");
+    }
+
+    #[test]
+    fn a_lone_not_found_with_no_refusal_phase_is_not_read() {
+        let ctx = ctx("job stop -p tencent --job-id a");
+        let api = Fake {
+            per_call: 1,
+            no_refusal_phase: true,
+            refuse: s(&["a"]),
+            refusal: Some(Error::new(ErrorKind::NotFound, "no a").with_code("Gone")),
+            ..Default::default()
+        }
+        .with("a", &[Phase::Running]);
+        let got = run_blocking(&ctx, &api);
+        assert_eq!(
+            api.read_calls.load(Ordering::SeqCst),
+            0,
+            "one id a call: the refusal is about it"
+        );
+        assert_eq!(
+            (got[0].1, got[0].2.as_deref()),
+            (Status::NotFound, Some("Gone"))
+        );
+    }
+
+    #[test]
+    fn unsupported_ids_are_named_in_input_order_whatever_order_reads_end() {
+        let ctx = ctx("cluster delete -p tencent --cluster-id a,b --yes");
+        let edge = |id: &str| Phase::Unsupported(Error::usage(format!("{id} is an edge cluster")));
+        let api = Fake {
+            read_first: true,
+            per_read: 1,
+            delays: [("a".to_string(), 30)].into_iter().collect(),
+            ..Default::default()
+        }
+        .with("a", &[edge("a")])
+        .with("b", &[edge("b")]);
+        let e = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(run(&ctx, &api))
+            .unwrap_err();
+        assert_eq!(
+            e.message,
+            "a is an edge cluster; b is an edge cluster (nothing was sent)"
         );
     }
 }
