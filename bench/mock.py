@@ -4,7 +4,7 @@ APIs' success shapes; it does not verify signatures (that is the tests' job).
 
   POST /            Tencent API 3.0 (X-TC-Action header)
   POST /v1/<p>/cloudservers/action   Huawei BatchStopServers
-  GET  /v3/projects Huawei IAM project lookup
+  GET  /v3/projects Huawei IAM project lookup (`?name=` or all of the account's)
   GET  /v1/<p>/cloudservers/detail   Huawei ListServersDetails: LIST_TOTAL servers in pages of
                     `limit`, `offset` = page number; every `bench_every`th of `list_total`
                     carries tag env=bench; answered (like BatchStopServers) after `latency_ms`
@@ -21,6 +21,8 @@ LOG = []
 WINDOW = deque()
 CONFIG = {"throttle_per_second": None, "latency_ms": 0, "list_total": 10000, "bench_every": 2000, "id_base": 0}
 PAGES = {}
+# The regions the mock account has a project in.
+REGIONS = ["MOS", "cn-north-4", "cn-east-3", "cn-south-1", "ap-southeast-1", "cn-north-4_dev"]
 
 
 def servers_page(page, limit):
@@ -77,7 +79,13 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.write(body)
             return
         if self.path.startswith("/v3/projects"):
-            return self.reply(200, {"projects": [{"id": "0a1b2c3d4e5f60718293a4b5c6d7e8f9", "name": "cn-north-4"}]})
+            # Like IAM: `?name=` filters; without it, every project of the account.
+            from urllib.parse import parse_qs, urlparse
+            names = parse_qs(urlparse(self.path).query).get("name") or REGIONS
+            with LOCK:
+                LOG.append([time.time(), "KeystoneListProjects", False])
+            return self.reply(200, {"projects": [{"id": f"{i:02x}" + "1b2c3d4e5f60718293a4b5c6d7e8f9", "name": n}
+                                                 for i, n in enumerate(names)]})
         self.reply(404, {"error_code": "APIGW.0101", "error_msg": "not found"})
 
     def do_POST(self):

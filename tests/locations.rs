@@ -462,6 +462,32 @@ async fn huawei_regions(
     iam: &MockServer,
     projects: &[(&str, Option<&str>)],
 ) -> (Sandbox, Vec<MockServer>) {
+    huawei_regions_listed(iam, projects, false).await
+}
+
+/// As [`huawei_regions`]; with `listed_once`, IAM also answers the unfiltered
+/// `GET /v3/projects` with every project (a sub-project too), once, and the
+/// lookups by name are not expected at all.
+async fn huawei_regions_listed(
+    iam: &MockServer,
+    projects: &[(&str, Option<&str>)],
+    listed_once: bool,
+) -> (Sandbox, Vec<MockServer>) {
+    if listed_once {
+        let mut all: Vec<Value> = projects
+            .iter()
+            .filter_map(|(region, pid)| Some(json!({"id": (*pid)?, "name": region})))
+            .collect();
+        all.push(json!({"id": "eeeeeeeeeeeeeeeeeeeeeeeeeeee0002", "name": "cn-north-4_dev"}));
+        Mock::given(wiremock::matchers::path("/v3/projects"))
+            .and(wiremock::matchers::query_param_is_missing("name"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(
+                json!({"projects": all, "links": {"self": "https://iam/v3/projects"}}),
+            ))
+            .expect(1)
+            .mount(iam)
+            .await;
+    }
     let mut sb = Sandbox::new()
         .env("HUAWEICLOUD_SDK_AK", "AKLOCATIONSHW01")
         .env("HUAWEICLOUD_SDK_SK", "hw-locations-secret")
@@ -472,10 +498,13 @@ async fn huawei_regions(
             .iter()
             .map(|p| json!({"id": p, "name": region}))
             .collect();
+        // Listed once, a region missing from the account's projects is still asked
+        // for by name (and IAM lists none there either).
+        let by_name = if listed_once && pid.is_some() { 0 } else { 1 };
         Mock::given(wiremock::matchers::path("/v3/projects"))
             .and(query_param("name", *region))
             .respond_with(ResponseTemplate::new(200).set_body_json(json!({"projects": listed})))
-            .expect(1)
+            .expect(by_name)
             .mount(iam)
             .await;
         let server = MockServer::start().await;
@@ -581,6 +610,60 @@ async fn huawei_region_all_is_iam_public_regions_with_ecs() {
         "SDK-HMAC-SHA256 Access=AKLOCATIONSHW01, SignedHeaders=host;x-sdk-date, Signature="
     ));
     assert!(list.headers.get("X-Project-Id").is_none());
+}
+
+/// Several regions share one IAM host and its pacing: the account's projects are
+/// listed once, unfiltered, and every region takes its own from that answer (a
+/// sub-project named `cn-north-4_dev` is not cn-north-4's); a region the answer does
+/// not list is asked for by name, and skipped under `all` when IAM has none there.
+/// (When the unfiltered call fails, as in the tests above where it is not mocked,
+/// each region is asked for by name.)
+#[tokio::test(flavor = "multi_thread")]
+async fn huawei_regions_share_one_listing_of_the_accounts_projects() {
+    let iam = MockServer::start().await;
+    Mock::given(wiremock::matchers::path("/v3/regions"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"regions": [
+            {"id": "cn-north-4", "type": "public"},
+            {"id": "cn-east-3", "type": "public"},
+            {"id": "cn-south-1", "type": "public"},
+        ]})))
+        .expect(1)
+        .mount(&iam)
+        .await;
+    let (sb, _ecs) = huawei_regions_listed(
+        &iam,
+        &[
+            ("cn-north-4", Some("0a1b2c3d4e5f60718293a4b5c6d7e8f9")),
+            ("cn-east-3", Some("ffffffffffffffffffffffffffff0001")),
+            ("cn-south-1", None),
+        ],
+        true,
+    )
+    .await;
+    let r = sb.run_async(&hw_args("all")).await;
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let v = r.json();
+    let got: Vec<(&str, &str)> = v["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["location"]["region"].as_str().unwrap(),
+                r["status"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(got, [("cn-east-3", "stopping"), ("cn-north-4", "stopping")]);
+    assert_eq!(v["locations_failed"], json!([]));
+    let reqs = iam.received_requests().await.unwrap();
+    let listing = reqs
+        .iter()
+        .find(|r| r.url.path() == "/v3/projects" && r.url.query().is_none())
+        .expect("one unfiltered listing");
+    assert!(header_of(listing, "Authorization").starts_with(
+        "SDK-HMAC-SHA256 Access=AKLOCATIONSHW01, SignedHeaders=host;x-sdk-date, Signature="
+    ));
 }
 
 /// Named explicitly, a region without a project is a failed location (exit 3), and

@@ -512,7 +512,15 @@ pub struct Gather {
     report: std::sync::Arc<crate::providers::Report>,
     state: std::sync::Mutex<Gathered>,
     ready: tokio::sync::watch::Sender<bool>,
+    /// An account-wide lookup made once for every location, by whichever asks first
+    /// (Huawei: the project ids of all regions in one IAM call instead of one call per
+    /// region, all of them paced on the one IAM host).
+    pub account: tokio::sync::OnceCell<AccountLookup>,
 }
+
+/// What [`Gather::account`] holds: the account's ids by location name (`None`: the
+/// lookup failed, and each location asks for itself).
+pub type AccountLookup = Option<std::collections::HashMap<String, Vec<String>>>;
 
 #[derive(Default)]
 struct Gathered {
@@ -540,6 +548,7 @@ impl Gather {
             report,
             state: Default::default(),
             ready: tokio::sync::watch::Sender::new(false),
+            account: tokio::sync::OnceCell::new(),
         }
     }
 

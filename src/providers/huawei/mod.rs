@@ -65,6 +65,20 @@ const LIST_REGIONS: Api = Api {
     safety: RetrySafety::Repeatable,
 };
 
+/// IAM KeystoneListProjects' answer: `{"projects":[{"id","name",…}]}`.
+#[derive(Deserialize)]
+struct Projects {
+    #[serde(default)]
+    projects: Vec<Project>,
+}
+
+#[derive(Deserialize)]
+struct Project {
+    id: String,
+    #[serde(default)]
+    name: Option<String>,
+}
+
 /// The code of the error "IAM lists no project in this region": under `--region all`
 /// such a region is skipped, not failed (SPEC "Several regions or zones at once").
 const NO_PROJECT: &str = "NoProjectInRegion";
@@ -657,21 +671,34 @@ HUAWEICLOUD_SDK_ID_TOKEN_FILE, or run in GitHub Actions with `permissions: id-to
 
     /// Looks the project id up from IAM by region name when none is configured:
     /// `GET <IAM>/v3/projects?name=<region>`, once per run. `--dry-run` never asks.
+    /// In a run over several regions the projects of all of them are asked for once,
+    /// unfiltered (see [`Huawei::account_projects`]); a region that answer does not
+    /// settle is asked for by name as above.
     async fn ensure_project_id(&mut self, ctx: &Ctx) -> Result<(), Error> {
         // A dry run with selectors lists for real, in the real project.
         if self.project_id.is_some() || (ctx.plan.dry_run && ctx.plan.selectors.is_none()) {
             return Ok(());
         }
-        #[derive(Deserialize)]
-        struct Project {
-            id: String,
-        }
-        #[derive(Deserialize)]
-        struct Projects {
-            #[serde(default)]
-            projects: Vec<Project>,
-        }
         let region = self.region.clone();
+        if let Some((_, gather)) = ctx.place() {
+            let this = &*self;
+            let known = gather
+                .account
+                .get_or_init(|| this.account_projects(ctx))
+                .await;
+            if let Some([id]) = known
+                .as_ref()
+                .and_then(|m| m.get(&region))
+                .map(Vec::as_slice)
+            {
+                if project_id_ok(id) {
+                    tracing::info!("huawei project id of {region} found in the account's projects");
+                    ctx.report.set_location("project_id", id);
+                    self.project_id = Some(id.clone());
+                    return Ok(());
+                }
+            }
+        }
         let this = &*self;
         let found: Projects = ctx
             .transport
@@ -725,6 +752,53 @@ HUAWEICLOUD_SDK_ID_TOKEN_FILE, or run in GitHub Actions with `permissions: id-to
         ctx.report.set_location("project_id", &id);
         self.project_id = Some(id);
         Ok(())
+    }
+
+    /// Every project of the account, by name: `GET <IAM>/v3/projects` without a filter
+    /// (KeystoneListProjects; unpaged unless `page`/`per_page` are sent). One call for
+    /// all the regions of a run instead of one per region on the one IAM host, whose
+    /// pacing would otherwise line the regions up. `None` when the call fails: each
+    /// region then asks by name, as a run over one region does.
+    async fn account_projects(&self, ctx: &Ctx) -> crate::providers::select::AccountLookup {
+        let found: Result<Projects, Error> = ctx
+            .transport
+            .send(
+                &LIST_PROJECTS,
+                || {
+                    self.request(
+                        ctx,
+                        Call {
+                            method: reqwest::Method::GET,
+                            base: &self.iam_base,
+                            path: "/v3/projects".into(),
+                            query: &[],
+                            body: String::new(),
+                            content_type: None,
+                            project_header: false,
+                        },
+                    )
+                },
+                |raw| parse(raw).map(|a| a.data),
+            )
+            .await;
+        match found {
+            Ok(found) => {
+                let mut by_name: HashMap<String, Vec<String>> = HashMap::new();
+                for p in found.projects {
+                    if let Some(name) = p.name {
+                        by_name.entry(name).or_default().push(p.id);
+                    }
+                }
+                Some(by_name)
+            }
+            Err(e) => {
+                tracing::info!(
+                    "listing the account's projects in IAM failed ({}): each region is looked up by name",
+                    e.message
+                );
+                None
+            }
+        }
     }
 
     /// The project id for paths and `X-Project-Id` (the placeholder on a dry run without one).
