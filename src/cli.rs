@@ -170,8 +170,11 @@ pub struct ClusterDeleteArgs {
     /// Cluster id (repeatable; comma-separated values are split)
     #[arg(long = "cluster-id", value_name = "ID", value_delimiter = ',', action = ArgAction::Append)]
     pub cluster_ids: Vec<String>,
-    /// QingCloud: the cluster's run user (also CLOUDSTOP_RUN_USER or the profile's run_user)
-    #[arg(long = "run-user", value_name = "USER", env = "CLOUDSTOP_RUN_USER")]
+    /// QingCloud: the cluster's run user (also CLOUDSTOP_RUN_USER or the profile's run_user;
+    /// an explicit --profile's run_user beats CLOUDSTOP_RUN_USER)
+    // Not clap's `env =`: the environment's place in the order depends on --profile
+    // (SPEC), so the provider reads CLOUDSTOP_RUN_USER itself, with `config::layered`.
+    #[arg(long = "run-user", value_name = "USER")]
     pub run_user: Option<String>,
     /// QingCloud: passed through as the API's optional `unlease` value
     #[arg(long, value_name = "VALUE")]

@@ -340,10 +340,12 @@ impl Transport {
         }
     }
 
-    /// The credentials every later [`Transport::send`] renews before each attempt
-    /// (once per run; a second call is ignored).
-    pub fn use_credentials(&self, credentials: Arc<Credentials>) {
-        let _ = self.credentials.set(credentials);
+    /// The credentials every later [`Transport::send`] renews before each attempt,
+    /// set once per run: returns the run's credentials, which are `credentials` for the
+    /// first caller. The locations of a run over several share them, so temporary keys
+    /// are fetched (and renewed) once, not once per location.
+    pub fn use_credentials(&self, credentials: Arc<Credentials>) -> Arc<Credentials> {
+        self.credentials.get_or_init(|| credentials).clone()
     }
 
     /// The requests recorded so far (with `-vvv`).

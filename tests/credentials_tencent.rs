@@ -618,3 +618,72 @@ async fn dry_run_fetches_no_temporary_keys() {
     );
     assert_no_secrets(&r, &[]);
 }
+
+/// A run over several regions shares the run's temporary keys: one exchange for the
+/// region list and every region, and every call signed with them.
+#[tokio::test(flavor = "multi_thread")]
+async fn several_regions_share_one_exchange_of_the_web_identity() {
+    let server = MockServer::start().await;
+    let sts = mount_sts(&server, "AssumeRoleWithWebIdentity", vec![7200]).await;
+    let ok = |data: Value| {
+        let mut d = data;
+        d["RequestId"] = "r".into();
+        ResponseTemplate::new(200).set_body_json(json!({ "Response": d }))
+    };
+    Mock::given(header("X-TC-Action", "DescribeRegions"))
+        .respond_with(ok(json!({"RegionSet": [
+            {"Region": "ap-guangzhou", "RegionState": "AVAILABLE"},
+            {"Region": "ap-shanghai", "RegionState": "AVAILABLE"}], "TotalCount": 2})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    for (region, id) in [
+        ("ap-guangzhou", "ins-aaaa0001"),
+        ("ap-shanghai", "ins-bbbb0001"),
+    ] {
+        Mock::given(header("X-TC-Action", "DescribeInstances"))
+            .and(header("X-TC-Region", region))
+            .respond_with(ok(json!({"InstanceSet": [
+                {"InstanceId": id, "InstanceName": "ci-1", "InstanceState": "RUNNING",
+                 "Tags": [{"Key": "env", "Value": "dev"}]}], "TotalCount": 1})))
+            .expect(1)
+            .mount(&server)
+            .await;
+    }
+    Mock::given(header("X-TC-Action", "StopInstances"))
+        .respond_with(ok(json!({})))
+        .expect(2)
+        .mount(&server)
+        .await;
+    let uri = server.uri();
+    let r = web_identity(Sandbox::new())
+        .run_async(&[
+            "server",
+            "stop",
+            "-p",
+            "tencent",
+            "--region",
+            "all",
+            "--endpoint",
+            &uri,
+            "--rate",
+            "500",
+            "--tag",
+            "env=dev",
+        ])
+        .await;
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(
+        sts.load(Ordering::SeqCst),
+        1,
+        "one exchange for the whole run"
+    );
+    let all = server.received_requests().await.unwrap();
+    for action in ["DescribeRegions", "DescribeInstances", "StopInstances"] {
+        for req in action_requests(&all, action) {
+            assert_eq!(key_id(&req), "AKIDTMP0", "{action}");
+            assert_eq!(hdr(&req, "x-tc-token"), Some(TMP_TOKEN), "{action}");
+        }
+    }
+    assert_no_secrets(&r, &[]);
+}

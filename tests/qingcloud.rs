@@ -787,6 +787,58 @@ async fn delete_run_user_from_env_and_profile() {
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
 }
 
+/// SPEC's order for the run user as for every setting: the flag; then
+/// CLOUDSTOP_RUN_USER before the default profile's run_user — but an explicit
+/// `--profile` wins as a whole, its run_user before the environment's.
+#[tokio::test(flavor = "multi_thread")]
+async fn run_user_order_follows_the_explicit_profile() {
+    const PROFILE_USER: &str = "usr-Pr0f1le9";
+    let config = format!(
+        "[profiles.default.qingcloud]\nrun_user = \"{PROFILE_USER}\"\n\
+[profiles.ops.qingcloud]\nrun_user = \"{PROFILE_USER}\"\n"
+    );
+    for (extra, env_user, want) in [
+        (&[][..], USER, USER),
+        (&["--profile", "ops"][..], USER, PROFILE_USER),
+        (&["--run-user", "usr-F1agF1ag"][..], USER, "usr-F1agF1ag"),
+        (
+            &["--profile", "ops", "--run-user", "usr-F1agF1ag"][..],
+            USER,
+            "usr-F1agF1ag",
+        ),
+    ] {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(path("/api/cluster/deleteCluster"))
+            .and(wiremock::matchers::body_partial_json(
+                json!({"run_user": want}),
+            ))
+            .respond_with(delete_ok())
+            .expect(1)
+            .mount(&server)
+            .await;
+        let mut a = vec![
+            "cluster",
+            "delete",
+            "--cluster-id",
+            HPC,
+            "--zone",
+            "jn1a",
+            "--yes",
+        ];
+        a.extend_from_slice(extra);
+        let a = args(&server, &a);
+        let sb = sandbox().env("CLOUDSTOP_RUN_USER", env_user);
+        sb.write(".config/cloudstop/config.toml", &config);
+        let r = run(sb, a).await;
+        assert_eq!(
+            r.code, 0,
+            "{extra:?}: want {want}\n{}\n{}",
+            r.stdout, r.stderr
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn delete_not_found() {
     let server = MockServer::start().await;

@@ -621,6 +621,70 @@ async fn huawei_stopping_and_shutoff_get_nothing_sent() {
     assert_eq!(status_of(&v, &uuid(1, 1)), "already_stopped");
 }
 
+/// `--wait` follows every match until it is stopped: the ones it stops (ECS: through
+/// the stop's job) and the ones found already powering off, for which nothing is sent
+/// and which are read (ShowServer) until SHUTOFF — never left as "stopping" under a
+/// green exit.
+#[tokio::test(flavor = "multi_thread")]
+async fn huawei_wait_follows_matches_already_powering_off() {
+    let server = MockServer::start().await;
+    let (running, stopping) = (uuid(1, 1), uuid(1, 2));
+    Mock::given(method("GET"))
+        .and(path(format!("/v1/{PID}/cloudservers/detail")))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"count": 2, "servers": [
+                ecs(&running, "ci-1", "ACTIVE", None, &["env=dev"]),
+                ecs(&stopping, "ci-2", "ACTIVE", Some("powering-off"), &["env=dev"]),
+            ]})),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(format!("/v1/{PID}/cloudservers/action")))
+        .and(wiremock::matchers::body_json(
+            json!({"os-stop": {"type": "SOFT", "servers": [{"id": running}]}}),
+        ))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"job_id": "j1"})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(format!("/v1/{PID}/jobs/j1")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "status": "SUCCESS", "job_id": "j1", "job_type": "batchStopServers",
+            "entities": {"sub_jobs_total": 1, "sub_jobs": [
+                {"status": "SUCCESS", "entities": {"server_id": running}}]}})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let show = format!("/v1/{PID}/cloudservers/{stopping}");
+    Mock::given(method("GET"))
+        .and(path(show.clone()))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"server":
+            {"id": stopping, "status": "ACTIVE", "OS-EXT-STS:task_state": "powering-off"}})))
+        .up_to_n_times(1)
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(show))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"server":
+            {"id": stopping, "status": "SHUTOFF", "OS-EXT-STS:task_state": null}})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let r = hw_run(
+        &server.uri(),
+        &["--tag", "env=dev", "--wait", "--poll-interval", "50ms"],
+    )
+    .await;
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let v = r.json();
+    assert_eq!(status_of(&v, &running), "stopped");
+    assert_eq!(status_of(&v, &stopping), "stopped");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn huawei_auth_failure_while_listing_is_3_and_nothing_is_stopped() {
     let server = MockServer::start().await;

@@ -205,16 +205,23 @@ pub async fn run<A: Api>(ctx: &Ctx, api: &A) -> Result<(), Error> {
     })
     .await;
 
-    if ctx.plan.wait && api.wait_by_reading() {
-        let pending: Vec<String> = ids
-            .into_iter()
-            .filter(|id| {
-                ctx.report
-                    .get(id)
-                    .is_some_and(|r| r.status == under_way && r.error.is_none())
-            })
-            .collect();
-        wait(ctx, api, pending).await;
+    if ctx.plan.wait {
+        let mut pending = if api.wait_by_reading() {
+            ids
+        } else {
+            Vec::new()
+        };
+        // Matches selected with their stop already under way were not sent: there is no
+        // provider job to follow, whatever the API's own way of waiting, so they are read.
+        pending.extend(ctx.under_way_matches().iter().cloned());
+        pending.retain(|id| {
+            ctx.report
+                .get(id)
+                .is_some_and(|r| r.status == under_way && r.error.is_none())
+        });
+        if !pending.is_empty() {
+            wait(ctx, api, pending).await;
+        }
     }
     Ok(())
 }

@@ -691,14 +691,20 @@ impl Ctx {
 
     /// The context of one group of selected ids (QingCloud HPC: the jobs of one
     /// cluster, which one call must not mix): the same plan, location, transport and
-    /// report, acting on `ids` only.
-    pub fn for_group(&self, ids: Vec<String>) -> Ctx {
+    /// report, acting on `ids` only (and following `under_way`, see
+    /// [`Ctx::under_way_matches`]).
+    pub fn for_group(&self, ids: Vec<String>, under_way: Vec<String>) -> Ctx {
         let groups = ids
             .iter()
+            .chain(&under_way)
             .filter_map(|id| Some((id.clone(), self.group_of(id)?.to_string())))
             .collect();
         let selected = OnceLock::new();
-        let _ = selected.set(select::Selected { ids, groups });
+        let _ = selected.set(select::Selected {
+            ids,
+            groups,
+            under_way,
+        });
         Ctx {
             plan: self.plan.clone(),
             env: self.env.clone(),
@@ -749,6 +755,15 @@ impl Ctx {
         match self.selected.get() {
             Some(s) => &s.ids,
             None => &self.plan.ids,
+        }
+    }
+
+    /// The selected matches whose stop was already under way (nothing sent for them):
+    /// `--wait` follows them too.
+    pub fn under_way_matches(&self) -> &[String] {
+        match self.selected.get() {
+            Some(s) => &s.under_way,
+            None => &[],
         }
     }
 

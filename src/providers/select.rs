@@ -373,6 +373,9 @@ pub struct Selected {
     pub ids: Vec<String>,
     /// id → group (QingCloud HPC: cluster).
     pub groups: std::collections::HashMap<String, String>,
+    /// Matches found with their stop already under way: nothing is sent for them, and
+    /// `--wait` follows them as it follows those it stops.
+    pub under_way: Vec<String>,
 }
 
 /// Resolves the selectors: `listing` reads every page of this location; the matches
@@ -479,23 +482,29 @@ fn decide(
 }
 
 /// Records `already_stopped`/`stopping` for the matches that need nothing sent and
-/// hands the rest to the stop path; whether anything is left to stop.
+/// hands the rest to the stop path; whether the stop path has anything to do (to
+/// stop, or with `--wait` to follow).
 fn apply(ctx: &Ctx, flavor: &Flavor, matched: Vec<Listed>) -> bool {
     let mut chosen = Selected::default();
     for r in matched {
         if flavor.done.contains(&r.state.as_str()) {
             ctx.report
                 .set(ResultItem::new(r.id, Status::AlreadyStopped));
-        } else if r.stopping || flavor.under_way.contains(&r.state.as_str()) {
-            ctx.report.set(ResultItem::new(r.id, Status::Stopping));
+            continue;
+        }
+        if let Some(g) = r.group {
+            chosen.groups.insert(r.id.clone(), g);
+        }
+        if r.stopping || flavor.under_way.contains(&r.state.as_str()) {
+            ctx.report
+                .set(ResultItem::new(r.id.clone(), Status::Stopping));
+            chosen.under_way.push(r.id);
         } else {
-            if let Some(g) = r.group {
-                chosen.groups.insert(r.id.clone(), g);
-            }
             chosen.ids.push(r.id);
         }
     }
-    let any = !chosen.ids.is_empty();
+    let follow = ctx.plan.wait && !ctx.plan.dry_run && !chosen.under_way.is_empty();
+    let any = !chosen.ids.is_empty() || follow;
     ctx.set_selected(chosen);
     any
 }

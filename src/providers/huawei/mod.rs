@@ -114,7 +114,7 @@ pub async fn all_regions(ctx: &Ctx) -> Result<Vec<String>, Error> {
     };
     // Any region serves for the lookup: only its credentials and IAM host matter.
     let lookup = ctx.for_lookup("cn-north-4");
-    let hw = Huawei::resolve(&lookup)?;
+    let mut hw = Huawei::resolve(&lookup)?;
     if hw.credentials_used() == CredentialsUsed::Placeholder {
         return Err(Error::config(
             "--region all lists the provider's regions, which needs credentials, and none were found; nothing was sent",
@@ -664,8 +664,8 @@ HUAWEICLOUD_SDK_ID_TOKEN_FILE, or run in GitHub Actions with `permissions: id-to
 
     /// Hands the credentials to the transport (which renews them before every
     /// attempt) and gets the first temporary keys before anything is sent.
-    async fn start(&self, ctx: &Ctx) -> Result<(), Error> {
-        ctx.transport.use_credentials(self.creds.clone());
+    async fn start(&mut self, ctx: &Ctx) -> Result<(), Error> {
+        self.creds = ctx.transport.use_credentials(self.creds.clone());
         self.creds.ensure_fresh(&ctx.transport).await
     }
 

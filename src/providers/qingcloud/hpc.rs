@@ -679,11 +679,23 @@ pub async fn job_stop(ctx: &Ctx, qc: &Qingcloud) -> Result<(), Error> {
             .ok_or_else(|| Error::usage("job stop --provider qingcloud needs --cluster-id"))?;
         by_cluster.entry(cluster).or_default().push(id.clone());
     }
+    // Selected jobs already stopping are followed by `--wait` in their cluster's run.
+    let mut under_way: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for id in ctx.under_way_matches() {
+        let cluster = ctx.group_of(id).or(ctx.plan.cluster_id.as_deref());
+        if let Some(cluster) = cluster {
+            by_cluster.entry(cluster.to_string()).or_default();
+            under_way
+                .entry(cluster.to_string())
+                .or_default()
+                .push(id.clone());
+        }
+    }
     let several = by_cluster.len() > 1;
     for (cluster, ids) in by_cluster {
         let group;
         let gctx = if several {
-            group = ctx.for_group(ids);
+            group = ctx.for_group(ids, under_way.remove(&cluster).unwrap_or_default());
             &group
         } else {
             ctx

@@ -298,10 +298,13 @@ or zone in {}, or zone in {}",
         };
 
         let run_user = if plan.operation == Operation::ClusterDelete {
-            let user = plan
-                .run_user
-                .clone()
-                .or_else(|| section.get("run_user").map(str::to_string));
+            let user = layered(
+                plan.explicit_profile,
+                plan.run_user.as_deref(),
+                &[env.get("CLOUDSTOP_RUN_USER")],
+                section.get("run_user"),
+            )
+            .map(str::to_string);
             let Some(user) = user else {
                 return Err(Error::usage(format!(
                     "cluster delete needs the cluster's run user: pass --run-user usr-…, \

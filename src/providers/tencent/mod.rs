@@ -113,7 +113,7 @@ pub fn flavor(op: Operation) -> Option<&'static Flavor> {
 }
 
 pub async fn run(ctx: &Ctx) -> Result<(), Error> {
-    let tc = Tencent::resolve(ctx)?;
+    let mut tc = Tencent::resolve(ctx)?;
     tc.start(ctx).await?;
     let used = tc.credentials_used();
     match ctx.plan.operation {
@@ -611,8 +611,8 @@ TKE_WEB_IDENTITY_TOKEN_FILE), or a CVM role",
     /// Hands the credentials to the transport (which renews them before every
     /// attempt) and gets the first temporary keys, so that a source that cannot give
     /// any fails the command before anything is sent.
-    async fn start(&self, ctx: &Ctx) -> Result<(), Error> {
-        ctx.transport.use_credentials(self.creds.clone());
+    async fn start(&mut self, ctx: &Ctx) -> Result<(), Error> {
+        self.creds = ctx.transport.use_credentials(self.creds.clone());
         self.creds.ensure_fresh(&ctx.transport).await
     }
 
@@ -1012,12 +1012,14 @@ pub async fn all_regions(ctx: &Ctx) -> Result<Vec<String>, Error> {
         .unwrap_or("ap-guangzhou")
         .to_string();
     let lookup = ctx.for_lookup(&home);
-    let tc = Tencent::resolve(&lookup)?;
+    let mut tc = Tencent::resolve(&lookup)?;
     if tc.credentials_used() == CredentialsUsed::Placeholder {
         return Err(Error::config(
             "--region all lists the provider's regions, which needs credentials, and none were found; nothing was sent",
         ));
     }
+    // Temporary keys (role, OIDC) are fetched here, once, for the lookup and every region.
+    tc.start(&lookup).await?;
     let product = match ctx.plan.operation {
         Operation::JobStop => "batch",
         _ => "cvm",
