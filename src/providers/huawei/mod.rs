@@ -699,27 +699,8 @@ HUAWEICLOUD_SDK_ID_TOKEN_FILE, or run in GitHub Actions with `permissions: id-to
                 }
             }
         }
-        let this = &*self;
-        let found: Projects = ctx
-            .transport
-            .send(
-                &LIST_PROJECTS,
-                || {
-                    this.request(
-                        ctx,
-                        Call {
-                            method: reqwest::Method::GET,
-                            base: &this.iam_base,
-                            path: "/v3/projects".into(),
-                            query: &[("name", &region)],
-                            body: String::new(),
-                            content_type: None,
-                            project_header: false,
-                        },
-                    )
-                },
-                |raw| parse(raw).map(|a| a.data),
-            )
+        let found = self
+            .list_projects(ctx, &[("name", &region)])
             .await
             .map_err(|e| {
                 let mut e = e;
@@ -754,14 +735,9 @@ HUAWEICLOUD_SDK_ID_TOKEN_FILE, or run in GitHub Actions with `permissions: id-to
         Ok(())
     }
 
-    /// Every project of the account, by name: `GET <IAM>/v3/projects` without a filter
-    /// (KeystoneListProjects; unpaged unless `page`/`per_page` are sent). One call for
-    /// all the regions of a run instead of one per region on the one IAM host, whose
-    /// pacing would otherwise line the regions up. `None` when the call fails: each
-    /// region then asks by name, as a run over one region does.
-    async fn account_projects(&self, ctx: &Ctx) -> crate::providers::select::AccountLookup {
-        let found: Result<Projects, Error> = ctx
-            .transport
+    /// IAM KeystoneListProjects, `GET <IAM>/v3/projects` with `query` (none, or a name).
+    async fn list_projects(&self, ctx: &Ctx, query: &[(&str, &str)]) -> Result<Projects, Error> {
+        ctx.transport
             .send(
                 &LIST_PROJECTS,
                 || {
@@ -771,7 +747,7 @@ HUAWEICLOUD_SDK_ID_TOKEN_FILE, or run in GitHub Actions with `permissions: id-to
                             method: reqwest::Method::GET,
                             base: &self.iam_base,
                             path: "/v3/projects".into(),
-                            query: &[],
+                            query,
                             body: String::new(),
                             content_type: None,
                             project_header: false,
@@ -780,7 +756,16 @@ HUAWEICLOUD_SDK_ID_TOKEN_FILE, or run in GitHub Actions with `permissions: id-to
                 },
                 |raw| parse(raw).map(|a| a.data),
             )
-            .await;
+            .await
+    }
+
+    /// Every project of the account, by name: `GET <IAM>/v3/projects` without a filter
+    /// (KeystoneListProjects; unpaged unless `page`/`per_page` are sent). One call for
+    /// all the regions of a run instead of one per region on the one IAM host, whose
+    /// pacing would otherwise line the regions up. `None` when the call fails: each
+    /// region then asks by name, as a run over one region does.
+    async fn account_projects(&self, ctx: &Ctx) -> crate::providers::select::AccountLookup {
+        let found = self.list_projects(ctx, &[]).await;
         match found {
             Ok(found) => {
                 let mut by_name: HashMap<String, Vec<String>> = HashMap::new();
