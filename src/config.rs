@@ -679,4 +679,139 @@ mod tests {
         assert_eq!(in_order(false, env, prof, none).unwrap().unwrap().value, 1);
         assert_eq!(in_order(true, env, prof, none).unwrap().unwrap().value, 2);
     }
+
+    #[test]
+    fn the_process_environment_is_read() {
+        // PATH is set for every test run; the default Env would hold nothing.
+        assert!(Env::from_process().get("PATH").is_some());
+    }
+
+    #[test]
+    fn config_path_follows_cloudstop_config_then_xdg_then_home() {
+        let path = |pairs: &[(&str, &str)]| Env::from_pairs(pairs).config_path();
+        assert_eq!(
+            path(&[
+                ("CLOUDSTOP_CONFIG", "/c.toml"),
+                ("XDG_CONFIG_HOME", "/x"),
+                ("HOME", "/h")
+            ]),
+            Some(PathBuf::from("/c.toml"))
+        );
+        assert_eq!(
+            path(&[("XDG_CONFIG_HOME", "/x"), ("HOME", "/h")]),
+            Some(Path::new("/x").join("cloudstop").join("config.toml"))
+        );
+        assert_eq!(
+            path(&[("HOME", "/h"), ("USERPROFILE", "/u")]),
+            Some(Path::new("/h").join(".config/cloudstop/config.toml"))
+        );
+        assert_eq!(
+            path(&[("HOME", ""), ("USERPROFILE", "/u")]),
+            Some(Path::new("/u").join(".config/cloudstop/config.toml"))
+        );
+        assert_eq!(path(&[]), None);
+        assert_eq!(
+            Env::from_pairs(&[("HOME", "/h")]).home(),
+            Some(PathBuf::from("/h"))
+        );
+        assert!(Env::from_pairs(&[("CLOUDSTOP_CONFIG", "/c.toml")]).config_path_explicit());
+        assert!(
+            !Env::from_pairs(&[("CLOUDSTOP_CONFIG", ""), ("HOME", "/h")]).config_path_explicit()
+        );
+    }
+
+    #[test]
+    fn secret_keys_are_recognised_by_name() {
+        for k in [
+            "secret_key",
+            "SecretId_secret",
+            "session_token",
+            "TOKEN",
+            "sk",
+            "SK",
+            "password",
+        ] {
+            assert!(is_secret_key(k), "{k}");
+        }
+        for k in ["secret_id", "ak", "region", "skip", "access_key_id"] {
+            assert_eq!(is_secret_key(k), k.contains("secret"), "{k}");
+        }
+    }
+
+    #[test]
+    fn a_missing_file_is_empty_unless_named_by_cloudstop_config() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("none.toml");
+        let e = ConfigFile::load(Some(missing.clone()), true, &["tencent"]).unwrap_err();
+        assert_eq!(e.kind, crate::error::ErrorKind::Config);
+        assert!(e.message.contains("does not exist"), "{}", e.message);
+        let cfg = ConfigFile::load(Some(missing.clone()), false, &["tencent"]).unwrap();
+        assert_eq!(cfg.path.as_deref(), Some(missing.as_path()));
+        assert_eq!(cfg.display_path(), missing.display().to_string());
+        assert!(cfg.profiles_with("tencent").is_empty());
+        assert_eq!(
+            ConfigFile::default().display_path(),
+            "~/.config/cloudstop/config.toml"
+        );
+        let env = Env::from_pairs(&[("CLOUDSTOP_CONFIG", missing.to_str().unwrap())]);
+        assert!(ConfigFile::load_for(&env, &["tencent"]).is_err());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_file_with_secrets_must_be_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        let secret = "[profiles.default.tencent]\nsecret_id = 'AKID'\nsecret_key = 'k'\n";
+        let plain = "[profiles.ci.tencent]\nregion = 'ap-guangzhou'\n";
+        for (text, mode, ok) in [
+            (secret, 0o600, true),
+            (secret, 0o400, true),
+            (secret, 0o640, false),
+            (secret, 0o604, false),
+            (secret, 0o644, false),
+            (plain, 0o644, true),
+        ] {
+            let _ = std::fs::remove_file(&path);
+            std::fs::write(&path, text).unwrap();
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+            let got = ConfigFile::load(Some(path.clone()), true, &["tencent"]);
+            match got {
+                Ok(cfg) => {
+                    assert!(ok, "mode {mode:o} accepted");
+                    assert_eq!(cfg.path.as_deref(), Some(path.as_path()));
+                }
+                Err(e) => {
+                    assert!(!ok, "mode {mode:o} refused: {}", e.message);
+                    assert!(e.message.contains("chmod 600"), "{}", e.message);
+                    assert!(e.message.contains(&format!("{mode:03o}")), "{}", e.message);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn profiles_and_sections_read_back() {
+        let p = Path::new("/x/config.toml");
+        let cfg = ConfigFile::parse(
+            "[profiles.a.tencent]\nregion = 'r1'\nzone = ''\n[profiles.b.huawei]\nregion = 'r2'\n[profiles.c.tencent]\n",
+            p,
+            &["tencent", "huawei"],
+        )
+        .unwrap();
+        assert_eq!(
+            cfg.profiles_with("tencent"),
+            vec!["a".to_string(), "c".to_string()]
+        );
+        assert_eq!(cfg.profiles_with("huawei"), vec!["b".to_string()]);
+        assert_eq!(cfg.display_path(), "/x/config.toml");
+        let r = SectionReader::new(&cfg, "a", "tencent", &["region", "zone"]).unwrap();
+        assert_eq!(r.get("region"), Some("r1"));
+        assert_eq!(r.get("zone"), None, "an empty value is unset");
+        assert_eq!(r.get("other"), None);
+        assert_eq!(r.label(), "[profiles.a.tencent] in /x/config.toml");
+        let none = SectionReader::new(&cfg, "zzz", "tencent", &["region"]).unwrap();
+        assert_eq!(none.get("region"), None);
+    }
 }

@@ -2,12 +2,16 @@
 timeout and the viable catch rate; then every missed mutant, with its reason from
 tools/mutants-equivalent.txt when one is recorded there ("file:line: reason").
 
+Usage: mutants-report.py TESTS DIR [DIR ...]. TESTS is "lib" (unit tests only) or, when
+pass 2 ran, the binary tests it ran per part ("foundation: a b; providers: c d"). Each DIR is a mutants.out directory; a later one's outcome for
+a mutant replaces an earlier one's (pass 2 retests what pass 1 missed).
+
 Reads the per-outcome lists (caught.txt, missed.txt, timeout.txt, unviable.txt), which
 cargo-mutants appends to as it goes, so a run cut short still gives an honest partial
 report; mutants.json gives how many there were in all."""
 import collections, json, os, re, sys
 
-out_dir, tests = sys.argv[1], sys.argv[2]
+tests, dirs = sys.argv[1], sys.argv[2:]
 reasons = {}
 if os.path.exists("tools/mutants-equivalent.txt"):
     for line in open("tools/mutants-equivalent.txt"):
@@ -15,34 +19,56 @@ if os.path.exists("tools/mutants-equivalent.txt"):
             key, _, why = line.partition(": ")
             reasons[key.strip()] = why.strip()
 
-def lines(name):
-    p = os.path.join(out_dir, name)
+
+def lines(d, name):
+    p = os.path.join(d, name)
     return [l.rstrip("\n") for l in open(p)] if os.path.exists(p) else []
+
+
+outcome = {}  # "file:line:col: what" -> caught | missed | timeout | unviable
+partial = []
+for d in dirs:
+    tested = 0
+    for kind in ("caught", "missed", "timeout", "unviable"):
+        for l in lines(d, kind + ".txt"):
+            if re.match(r"^[^:]+:\d+:", l):
+                outcome[l] = kind
+                tested += 1
+    try:
+        total = len(json.load(open(os.path.join(d, "mutants.json"))))
+        if tested < total:
+            partial.append("%s: %d of %d tested" % (d, tested, total))
+    except Exception:
+        pass
 
 per_file = collections.defaultdict(collections.Counter)
 missed = []
-for kind in ("caught", "missed", "timeout", "unviable"):
-    for l in lines(kind + ".txt"):
-        m = re.match(r"^([^:]+):(\d+):(?:\d+:)? (.*)$", l)
-        if not m:
-            continue
-        f, line, what = m.groups()
-        per_file[f][kind] += 1
-        if kind == "missed":
-            missed.append((f, line, what))
-total = None
-try:
-    total = len(json.load(open(os.path.join(out_dir, "mutants.json"))))
-except Exception:
-    pass
-tested = sum(sum(c.values()) for c in per_file.values())
+for name, kind in outcome.items():
+    m = re.match(r"^([^:]+):(\d+):(?:\d+:)? (.*)$", name)
+    f, line, what = m.groups()
+    per_file[f][kind] += 1
+    if kind == "missed":
+        missed.append((f, int(line), what))
+missed.sort()
 
 print("# Mutation testing\n")
-print("Written by `bash tools/mutants` (cargo-mutants). Tests run: %s." % (
-    "unit tests only (`MUTANTS_TESTS=lib`: `cargo test --lib`; the binary-level tests in `tests/` were not run, so this under-counts what the whole suite catches)"
-    if tests == "lib" else "the whole suite"))
-if total is not None and tested < total:
-    print("\n**Partial run:** %d of %d mutants tested before the run was stopped." % (tested, total))
+print("Written by `bash tools/mutants` (cargo-mutants) over the foundation (every mutant) and")
+print("every provider's settling and error mapping (the functions `PROVIDER_FNS` names in")
+print("`tools/mutants`).")
+if tests == "lib":
+    print("Tests run: unit tests only (`MUTANTS_PASS2=0`: `cargo test --lib`; the binary")
+    print("tests in `tests/` were not run, so this under-counts what the whole suite catches).")
+else:
+    print("Tests run: pass 1, every mutant against the unit tests (`cargo test --lib`); pass 2,")
+    print("what pass 1 missed, against the unit tests and these binary tests of `tests/`:")
+    print()
+    for part in tests.split("; "):
+        name, _, bins = part.partition(": ")
+        print("- %s: %s" % (name, ", ".join("`%s`" % b for b in bins.split())))
+    print()
+    print("Property tests ran 64 cases each (`PROPTEST_CASES=64`).")
+if partial:
+    print("\n**Partial run:** " + "; ".join(partial) + ".")
 print()
 print("| file | caught | missed | unviable | timeout | caught of viable |")
 print("|---|---|---|---|---|---|")
@@ -56,6 +82,7 @@ for f in sorted(per_file):
 viable = tot["caught"] + tot["missed"] + tot["timeout"]
 rate = "%.1f %%" % (100.0 * (tot["caught"] + tot["timeout"]) / viable) if viable else "–"
 print("| **total** | %d | %d | %d | %d | **%s** |" % (tot["caught"], tot["missed"], tot["unviable"], tot["timeout"], rate))
+print("\nA timeout counts as caught: the mutant made a test hang (cargo-mutants' own convention).")
 print("\n## Missed mutants\n")
 if not missed:
     print("None.")
