@@ -827,4 +827,98 @@ mod tests {
             }
         }
     }
+
+    fn plan_of(line: &str, env: &[(&str, &str)]) -> Result<Plan, Error> {
+        use clap::Parser;
+        let cli = crate::cli::Cli::try_parse_from(line.split_whitespace()).unwrap();
+        Plan::build(cli.command, &Env::from_pairs(env), &mut std::io::empty())
+    }
+
+    #[test]
+    fn operations_name_themselves_as_spec_writes_them() {
+        // SPEC: the envelope's `operation`, the id flags, the nouns of messages.
+        for (op, name, verb, flag, noun) in [
+            (
+                Operation::JobStop,
+                "job.stop",
+                "job stop",
+                "--job-id",
+                "job",
+            ),
+            (
+                Operation::ServerStop,
+                "server.stop",
+                "server stop",
+                "--server-id",
+                "server",
+            ),
+            (
+                Operation::ClusterDelete,
+                "cluster.delete",
+                "cluster delete",
+                "--cluster-id",
+                "cluster",
+            ),
+        ] {
+            assert_eq!(
+                (op.as_str(), op.verb(), op.id_flag(), op.noun()),
+                (name, verb, flag, noun)
+            );
+        }
+    }
+
+    #[test]
+    fn locations_split_on_commas_or_all() {
+        let split = |v: &str| split_locations(Some(v.to_string()));
+        assert_eq!(split_locations(None).unwrap(), (None, None));
+        assert_eq!(split("").unwrap(), (None, None));
+        assert_eq!(
+            split("ap-guangzhou").unwrap(),
+            (Some("ap-guangzhou".into()), None)
+        );
+        assert_eq!(split(" all ").unwrap(), (None, Some(Locations::All)));
+        assert_eq!(
+            split("a, b,a").unwrap(),
+            (None, Some(Locations::List(vec!["a".into(), "b".into()])))
+        );
+        assert_eq!(split("a,a").unwrap(), (Some("a".into()), None));
+        let e = split("a,,b").unwrap_err();
+        assert!(
+            e.message.contains("empty location in 'a,,b'"),
+            "{}",
+            e.message
+        );
+    }
+
+    #[test]
+    fn locations_remember_whether_a_flag_or_the_environment_gave_them() {
+        let line =
+            "cloudstop server stop -p huawei --server-id 3f2a0c4e-6b1d-4d8e-9a57-0c1e2d3f4a5b";
+        let env = [
+            ("CLOUDSTOP_REGION", "env-region"),
+            ("CLOUDSTOP_ZONE", "env-zone"),
+            ("CLOUDSTOP_PROJECT_ID", "0123456789abcdef0123456789abcdef"),
+        ];
+        let p = plan_of(line, &env).unwrap();
+        assert_eq!(p.region_sources(), (None, Some("env-region")));
+        assert_eq!(p.zone_sources(), (None, Some("env-zone")));
+        assert_eq!(
+            p.project_id_sources(),
+            (None, Some("0123456789abcdef0123456789abcdef"))
+        );
+        let flags = format!(
+            "{line} --region flag-region --zone flag-zone --project-id fedcba9876543210fedcba9876543210"
+        );
+        let p = plan_of(&flags, &env).unwrap();
+        assert_eq!(p.region_sources(), (Some("flag-region"), None));
+        assert_eq!(p.zone_sources(), (Some("flag-zone"), None));
+        assert_eq!(
+            p.project_id_sources(),
+            (Some("fedcba9876543210fedcba9876543210"), None)
+        );
+        let p = plan_of(line, &[]).unwrap();
+        assert_eq!(p.region_sources(), (None, None));
+        assert_eq!(p.zone_sources(), (None, None));
+        assert_eq!(p.project_id_sources(), (None, None));
+    }
 }
