@@ -921,4 +921,32 @@ mod tests {
         assert_eq!(p.zone_sources(), (None, None));
         assert_eq!(p.project_id_sources(), (None, None));
     }
+
+    #[test]
+    fn the_target_of_a_command_line_is_known_before_it_is_valid() {
+        use clap::Parser;
+        for (line, provider, op) in [
+            (
+                "cloudstop job stop -p qingcloud --job-id x",
+                ProviderName::Qingcloud,
+                Operation::JobStop,
+            ),
+            (
+                "cloudstop server stop -p huawei --server-id x",
+                ProviderName::Huawei,
+                Operation::ServerStop,
+            ),
+            (
+                "cloudstop cluster delete -p tencent --cluster-id x",
+                ProviderName::Tencent,
+                Operation::ClusterDelete,
+            ),
+        ] {
+            let cli = crate::cli::Cli::try_parse_from(line.split_whitespace()).unwrap();
+            let (p, o, _) = target(&cli.command).unwrap();
+            assert_eq!((p, o), (provider, op), "{line}");
+        }
+        let cli = crate::cli::Cli::try_parse_from(["cloudstop", "providers"]).unwrap();
+        assert!(target(&cli.command).is_none());
+    }
 }
