@@ -962,6 +962,76 @@ mod tests {
             prop_assert_eq!(got.concat(), ids);
         }
     }
+    #[test]
+    fn the_report_keeps_locations_selection_and_details() {
+        let ids = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let r = Report::new(&ids(&["a", "b"]));
+        assert_eq!((r.len(), r.is_empty()), (2, false));
+        assert!(Report::new(&[]).is_empty());
+        assert_eq!(r.locations(), None);
+        // Several locations: failures in the order tried, one per location.
+        r.set_locations("region", ids(&["r1", "r2", "r3"]));
+        let down = Error::new(ErrorKind::Provider, "r3 is down");
+        let auth = Error::new(ErrorKind::Auth, "r1 refused the key");
+        r.location_failed("r3", &down);
+        r.location_failed("r1", &auth);
+        r.location_failed("r3", &auth);
+        let (key, tried, failed) = r.locations().unwrap();
+        assert_eq!((key.as_str(), tried), ("regions", ids(&["r1", "r2", "r3"])));
+        let failed: Vec<_> = failed
+            .iter()
+            .map(|f| (f.location["region"].as_str(), f.error.message.as_str()))
+            .collect();
+        assert_eq!(failed, [("r1", "r1 refused the key"), ("r3", "r3 is down")]);
+        // The selected ids replace the requested ones, with their names, states, places.
+        r.adopt(
+            &ids(&["x", "y", "z"]),
+            [(
+                "y".to_string(),
+                (Some("web".to_string()), "running".to_string()),
+            )],
+        );
+        assert_eq!(r.len(), 3);
+        r.set_places([("x".to_string(), "r2".to_string())]);
+        let cut = Error::new(ErrorKind::Internal, "interrupted");
+        let results = r.results(Some(&cut));
+        assert_eq!(results.len(), 3);
+        assert_eq!(results[0].id, "x");
+        assert_eq!(
+            results[0].location,
+            Some(BTreeMap::from([("region".to_string(), "r2".to_string())]))
+        );
+        assert_eq!(
+            (
+                results[1].name.as_deref(),
+                results[1].state_before.as_deref()
+            ),
+            (Some("web"), Some("running"))
+        );
+        assert_eq!(
+            (results[2].name.as_deref(), results[2].location.as_ref()),
+            (None, None)
+        );
+        assert!(r.results(None).is_empty());
+        // The selection and the single location travel to the envelope as given.
+        assert_eq!(r.selection(), None);
+        let sel = Selection {
+            tags: BTreeMap::from([("env".to_string(), Some("ci".to_string()))]),
+            names: vec![],
+            states: vec![],
+            matched: 3,
+            matched_ids: ids(&["x", "y", "z"]),
+            max_matches: 100,
+        };
+        r.set_selection(sel.clone());
+        assert_eq!(r.selection(), Some(sel));
+        assert!(r.location().is_empty());
+        r.set_location("zone", "pek3");
+        assert_eq!(
+            r.location(),
+            BTreeMap::from([("zone".to_string(), "pek3".to_string())])
+        );
+    }
 }
 
 /// Every provider's answer parser, fed arbitrary bytes and statuses, returns an error
