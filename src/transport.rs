@@ -679,6 +679,84 @@ mod tests {
     }
 
     #[test]
+    fn records_redact_only_what_is_secret() {
+        let mut r = req();
+        r.headers
+            .push(("Content-Type".into(), "application/json".into()));
+        r.headers.push((
+            "X-Sdk-Auth".into(),
+            "SDK-HMAC-SHA256 Access=AK, Signature=cafe, Extra=kept".into(),
+        ));
+        r.sensitive.push(Sensitive::SignatureIn("x-sdk-auth"));
+        r.body = r#"{"token":"id-token-secret"}"#.into();
+        let rec = r.record(CredentialsUsed::Configured);
+        assert_eq!(rec.headers["Content-Type"], "application/json");
+        assert_eq!(
+            rec.headers["X-Sdk-Auth"],
+            "SDK-HMAC-SHA256 Access=AK, Signature=[redacted], Extra=kept"
+        );
+        assert_eq!(
+            rec.body, r#"{"token":"id-token-secret"}"#,
+            "the body is not secret here"
+        );
+        r.sensitive.push(Sensitive::Body);
+        assert_eq!(r.record(CredentialsUsed::Configured).body, "[redacted]");
+        assert_eq!(redact_signature("no signature here"), "[redacted]");
+        // Debug shows what a record shows: the request, without its secrets.
+        let dbg = format!("{r:?}");
+        assert!(
+            dbg.contains("https://h/api?a=1&signature=[redacted]&b=2"),
+            "{dbg}"
+        );
+        assert!(
+            dbg.contains("Credential=AKID/2023-11-14") && dbg.contains("POST"),
+            "{dbg}"
+        );
+        assert!(
+            !dbg.contains("cafe") && !dbg.contains("id-token-secret"),
+            "{dbg}"
+        );
+    }
+
+    #[test]
+    fn snippets_and_retry_after() {
+        let raw = |body: Vec<u8>, retry_after: Option<&str>| {
+            let mut headers = reqwest::header::HeaderMap::new();
+            if let Some(v) = retry_after {
+                headers.insert("retry-after", v.parse().unwrap());
+            }
+            RawResponse {
+                status: 429,
+                headers,
+                body,
+                url: String::new(),
+            }
+        };
+        let long: Vec<u8> = (0..1000).map(|i| b'a' + (i % 26) as u8).collect();
+        let snip = raw(long.clone(), None).snippet();
+        assert_eq!(snip.as_bytes(), &long[..SNIPPET_BYTES]);
+        assert_eq!(raw(b"short".to_vec(), None).snippet(), "short");
+        assert_eq!(
+            raw(vec![], Some("7")).retry_after(),
+            Some(Duration::from_secs(7))
+        );
+        assert_eq!(raw(vec![], Some(" 0 ")).retry_after(), Some(Duration::ZERO));
+        assert_eq!(
+            raw(vec![], Some("Wed, 21 Oct 2015 07:28:00 GMT")).retry_after(),
+            Some(Duration::ZERO),
+            "a date in the past: retry now"
+        );
+        let soon = (chrono::Utc::now() + chrono::Duration::seconds(90)).to_rfc2822();
+        let d = raw(vec![], Some(&soon)).retry_after().unwrap();
+        assert!(
+            (Duration::from_secs(85)..=Duration::from_secs(91)).contains(&d),
+            "{d:?}"
+        );
+        assert_eq!(raw(vec![], Some("soon")).retry_after(), None);
+        assert_eq!(raw(vec![], None).retry_after(), None);
+    }
+
+    #[test]
     fn endpoints_and_hosts() {
         assert_eq!(
             host_header("https://batch.tencentcloudapi.com/").unwrap(),
