@@ -814,4 +814,83 @@ mod tests {
         let none = SectionReader::new(&cfg, "zzz", "tencent", &["region"]).unwrap();
         assert_eq!(none.get("region"), None);
     }
+
+    #[test]
+    fn sdk_files_that_do_not_exist_are_none_and_unreadable_ones_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("none");
+        assert_eq!(read_ini_section(&missing, "default").unwrap(), None);
+        assert_eq!(read_json_file(&missing).unwrap(), None);
+        // A directory exists but cannot be read as a file: a config error, not "absent".
+        assert!(read_ini_section(dir.path(), "default").is_err());
+        assert!(read_json_file(dir.path()).is_err());
+        let ini = dir.path().join("credentials");
+        std::fs::write(&ini, "[default]\n ak = AK1 \nsk=SK1\n[other]\nak=AK2\n").unwrap();
+        let got = read_ini_section(&ini, "default").unwrap().unwrap();
+        assert_eq!(got.get("ak").map(String::as_str), Some("AK1"));
+        assert_eq!(got.get("sk").map(String::as_str), Some("SK1"));
+        assert_eq!(read_ini_section(&ini, "nope").unwrap(), None);
+        let json = dir.path().join("default.credential");
+        std::fs::write(&json, r#"{"secretId":"AKID"}"#).unwrap();
+        assert_eq!(read_json_file(&json).unwrap().unwrap()["secretId"], "AKID");
+        std::fs::write(&json, "{not json").unwrap();
+        assert!(read_json_file(&json).is_err());
+    }
+
+    #[test]
+    fn a_named_profile_must_exist_for_the_provider() {
+        use clap::Parser;
+        let plan = |extra: &str, env: &[(&str, &str)]| {
+            let line = format!("cloudstop job stop -p tencent --job-id job-aaaaaaaa {extra}");
+            let cli = crate::cli::Cli::try_parse_from(line.split_whitespace()).unwrap();
+            crate::plan::Plan::build(cli.command, &Env::from_pairs(env), &mut std::io::empty())
+                .unwrap()
+        };
+        let cfg = ConfigFile::parse(
+            "[profiles.prod.tencent]\nregion = 'r'\n[profiles.hw.huawei]\nregion = 'r'\n",
+            Path::new("/x/config.toml"),
+            &["tencent", "huawei"],
+        )
+        .unwrap();
+        let none = Vec::new;
+        // No profile named: the default profile need not exist.
+        check_profile_exists(&plan("", &[]), &cfg, "tencent", none).unwrap();
+        check_profile_exists(&plan("--profile prod", &[]), &cfg, "tencent", none).unwrap();
+        let tccli = || vec![("ci".to_string(), "~/.tccli/ci.credential".to_string())];
+        check_profile_exists(&plan("--profile ci", &[]), &cfg, "tencent", tccli).unwrap();
+        let e =
+            check_profile_exists(&plan("--profile hw", &[]), &cfg, "tencent", tccli).unwrap_err();
+        assert_eq!(e.kind, crate::error::ErrorKind::Config);
+        for part in [
+            "profile 'hw' (--profile) not found for tencent",
+            "(it has settings for huawei only)",
+            "profiles with tencent settings: prod (/x/config.toml), ci (~/.tccli/ci.credential)",
+        ] {
+            assert!(e.message.contains(part), "{part}: {}", e.message);
+        }
+        let e = check_profile_exists(
+            &plan("", &[("CLOUDSTOP_PROFILE", "gone")]),
+            &cfg,
+            "tencent",
+            none,
+        )
+        .unwrap_err();
+        assert!(
+            e.message.contains("'gone' (CLOUDSTOP_PROFILE)"),
+            "{}",
+            e.message
+        );
+        let e = check_profile_exists(
+            &plan("--profile gone", &[]),
+            &ConfigFile::default(),
+            "tencent",
+            none,
+        )
+        .unwrap_err();
+        assert!(
+            e.message.contains("no profile has tencent settings"),
+            "{}",
+            e.message
+        );
+    }
 }

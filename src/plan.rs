@@ -949,4 +949,104 @@ mod tests {
         let cli = crate::cli::Cli::try_parse_from(["cloudstop", "providers"]).unwrap();
         assert!(target(&cli.command).is_none());
     }
+
+    #[test]
+    fn flags_that_do_not_fit_the_command_are_usage_errors() {
+        let ins = "cloudstop server stop -p tencent --server-id ins-aaaaaaaa";
+        let hw = "cloudstop server stop -p huawei --server-id 3f2a0c4e-6b1d-4d8e-9a57-0c1e2d3f4a5b";
+        for (line, says) in [
+            (format!("{ins} --tag env=ci"), "not both"),
+            ("cloudstop server stop -p tencent --ids-from /x --tag env=ci".to_string(), "not both"),
+            (format!("{hw} --stop-charging"), "--stop-charging is only for --provider tencent"),
+            (
+                "cloudstop job stop -p tencent --job-id job-aaaaaaaa --cluster-id hpc-aaaaaaaa".into(),
+                "--cluster-id on job stop is only for --provider qingcloud",
+            ),
+            (format!("{ins} --region a,b"), "with ids, --region names exactly one location"),
+            (
+                "cloudstop server stop -p qingcloud --server-id i-aaaaaaaa --zone a,b".into(),
+                "with ids, --zone names exactly one location",
+            ),
+            (
+                "cloudstop server stop -p huawei --tag env=ci --region all --project-id 0123456789abcdef0123456789abcdef".into(),
+                "--project-id names the project of one region",
+            ),
+        ] {
+            let e = plan_of(&line, &[]).unwrap_err();
+            assert_eq!(e.kind, crate::error::ErrorKind::Usage, "{line}");
+            assert!(e.message.contains(says), "{line}: {}", e.message);
+        }
+        // What fits is accepted.
+        plan_of(&format!("{ins} --stop-charging --region ap-guangzhou"), &[]).unwrap();
+        plan_of(
+            "cloudstop job stop -p qingcloud --job-id job-aaaaaaaa --cluster-id hpc-aaaaaaaa",
+            &[],
+        )
+        .unwrap();
+        plan_of(
+            "cloudstop server stop -p huawei --tag env=ci --region all",
+            &[],
+        )
+        .unwrap();
+        plan_of(
+            &format!("{hw} --region cn-north-4 --project-id 0123456789abcdef0123456789abcdef"),
+            &[],
+        )
+        .unwrap();
+        // QingCloud's locations are zones; the others' are regions.
+        let p = plan_of(
+            "cloudstop server stop -p qingcloud --tag env --zone pek3,sh1a",
+            &[],
+        )
+        .unwrap();
+        assert_eq!(
+            p.locations,
+            Some(Locations::List(vec!["pek3".into(), "sh1a".into()]))
+        );
+        assert_eq!(p.zone, None);
+        let p = plan_of(
+            "cloudstop server stop -p qingcloud --server-id i-aaaaaaaa --zone pek3 --region r",
+            &[],
+        )
+        .unwrap();
+        assert_eq!(
+            (p.zone.as_deref(), p.locations.as_ref()),
+            (Some("pek3"), None)
+        );
+        let p = plan_of(&format!("{ins} --region ap-guangzhou --zone z"), &[]).unwrap();
+        assert_eq!(
+            (p.region.as_deref(), p.zone.as_deref()),
+            (Some("ap-guangzhou"), Some("z"))
+        );
+    }
+
+    #[test]
+    fn poll_intervals_default_per_api() {
+        use Operation::*;
+        use ProviderName::*;
+        for (provider, op, secs) in [
+            (Huawei, ClusterDelete, 15),
+            (Huawei, JobStop, 15),
+            (Huawei, ServerStop, 5),
+            (Tencent, ClusterDelete, 5),
+            (Tencent, JobStop, 5),
+            (Qingcloud, JobStop, 5),
+        ] {
+            assert_eq!(
+                default_poll_interval(provider, op),
+                Duration::from_secs(secs)
+            );
+        }
+        assert_eq!(non_empty(Some(" \t".into())), None);
+        assert_eq!(non_empty(Some(" a ".into())), Some(" a ".into()));
+        assert_eq!(non_empty(None), None);
+    }
+
+    #[test]
+    fn the_lower_case_hint_is_given_only_when_it_would_be_valid() {
+        let valid = |id: &str| is_prefixed_id(id, "ins-", 8);
+        let e = check_ids(&["INS-X".into()], "CVM id", "ins-…", valid).unwrap_err();
+        assert!(!e.message.contains("lower case"), "{}", e.message);
+        assert_eq!(quote("a\u{2003}b"), "'a\\u{2003}b'");
+    }
 }
