@@ -756,6 +756,97 @@ mod tests {
         assert_eq!(raw(vec![], None).retry_after(), None);
     }
 
+    /// A transport against a mock that answers every call with `status`; the parser
+    /// reads 503 as a retryable error that may have been applied, 429 as throttling
+    /// (retryable, nothing done), anything else as a permanent refusal.
+    async fn attempts(safety: RetrySafety, status: u16, retries: u32) -> (usize, Transport) {
+        use wiremock::{matchers::any, Mock, MockServer, ResponseTemplate};
+        let server = MockServer::start().await;
+        Mock::given(any())
+            .respond_with(ResponseTemplate::new(status))
+            .mount(&server)
+            .await;
+        let opts = TransportOptions {
+            timeout: Duration::from_secs(5),
+            retries,
+            concurrency: 4,
+            rate: Some(1000.0),
+        };
+        let t = Transport::new(opts, true);
+        let api = Api {
+            name: "test.Call",
+            default_rate: 1000.0,
+            safety,
+        };
+        let url = format!("{}/call?signature=s3cret", server.uri());
+        let build = || {
+            Ok(HttpRequest {
+                method: reqwest::Method::GET,
+                url: url.clone(),
+                headers: vec![],
+                body: String::new(),
+                sensitive: vec![Sensitive::QueryParam("signature")],
+            })
+        };
+        let got = t
+            .send(&api, build, |raw| match raw.status {
+                200 => Ok(()),
+                503 => Err(Error::new(ErrorKind::Provider, "busy")
+                    .retryable(true)
+                    .maybe_applied(true)),
+                429 => Err(Error::new(ErrorKind::Throttled, "slow down").retryable(true)),
+                _ => Err(Error::new(ErrorKind::Permission, "no")),
+            })
+            .await;
+        assert_eq!(got.is_ok(), status == 200);
+        let requests = server.received_requests().await.unwrap();
+        for r in &requests {
+            let ua = r.headers.get("user-agent").unwrap().to_str().unwrap();
+            assert!(ua.starts_with("cloudstop/"), "{ua}");
+        }
+        (requests.len(), t)
+    }
+
+    #[tokio::test]
+    async fn retries_follow_the_error_and_the_api_safety() {
+        use RetrySafety::*;
+        for (safety, status, retries, sent) in [
+            (Repeatable, 200, 2, 1),
+            (Repeatable, 503, 2, 3),
+            (Repeatable, 503, 0, 1),
+            (Repeatable, 429, 1, 2),
+            (Repeatable, 403, 2, 1),
+            // A stop that may have been applied is never sent again blindly...
+            (QueryFirst, 503, 2, 1),
+            // ...but a throttled one was not executed: it is retried.
+            (QueryFirst, 429, 2, 3),
+            (QueryFirst, 403, 2, 1),
+        ] {
+            let (n, t) = attempts(safety, status, retries).await;
+            assert_eq!(n, sent, "{safety:?} HTTP {status} with {retries} retries");
+            let recorded = t.recorded();
+            assert_eq!(recorded.len(), sent);
+            assert!(recorded
+                .iter()
+                .all(|r| r.url.ends_with("/call?signature=[redacted]")));
+        }
+    }
+
+    #[tokio::test]
+    async fn a_pacer_spaces_its_calls() {
+        let p = Pacer::new(10.0);
+        let start = Instant::now();
+        for _ in 0..4 {
+            p.wait().await;
+        }
+        // Three intervals of 1.02/10 s: a lower bound, so a slow machine cannot fail it.
+        assert!(
+            start.elapsed() >= Duration::from_millis(300),
+            "{:?}",
+            start.elapsed()
+        );
+    }
+
     #[test]
     fn endpoints_and_hosts() {
         assert_eq!(
