@@ -867,6 +867,7 @@ fn is_yes(answer: &str) -> bool {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+    use std::time::Duration;
 
     #[test]
     fn only_y_and_yes_confirm() {
@@ -1031,6 +1032,117 @@ mod tests {
             r.location(),
             BTreeMap::from([("zone".to_string(), "pek3".to_string())])
         );
+    }
+
+    #[tokio::test]
+    async fn a_location_context_names_only_its_location() {
+        for (args, region, zone) in [
+            (
+                "server stop -p qingcloud --tag env --zone pek3,sh1a",
+                None,
+                Some("sh1a"),
+            ),
+            (
+                "server stop -p tencent --tag env=ci --region ap-a,ap-b",
+                Some("ap-b"),
+                None,
+            ),
+        ] {
+            let p = plan(args);
+            let fl = flavor(&p).expect("server stop has a selection flavor");
+            let ctx = Ctx::new(p, Env::default());
+            assert!(ctx.place().is_none());
+            let sel = ctx.plan.selectors.clone().unwrap();
+            let gather = Arc::new(select::Gather::new(2, fl, sel, false, ctx.report.clone()));
+            let here = region.or(zone).unwrap();
+            let loc = ctx.for_location(here, gather);
+            assert_eq!(
+                (loc.plan.region.as_deref(), loc.plan.zone.as_deref()),
+                (region, zone),
+                "{args}"
+            );
+            assert_eq!(loc.plan.locations, None);
+            assert_eq!(loc.place().map(|(l, _)| l), Some(here));
+        }
+    }
+
+    #[tokio::test]
+    async fn selected_groups_and_matches_under_way_are_kept() {
+        let ctx = Ctx::new(plan("job stop -p qingcloud --tag env"), Env::default());
+        assert!(ctx.under_way_matches().is_empty() && ctx.group_of("j1").is_none());
+        ctx.set_selected(select::Selected {
+            ids: vec!["j1".into()],
+            groups: HashMap::from([
+                ("j1".to_string(), "hpc-1".to_string()),
+                ("j2".to_string(), "hpc-2".to_string()),
+            ]),
+            under_way: vec!["j2".into()],
+        });
+        assert_eq!(ctx.ids(), ["j1".to_string()]);
+        assert_eq!(ctx.under_way_matches(), ["j2".to_string()]);
+        assert_eq!(ctx.group_of("j2"), Some("hpc-2"));
+        assert_eq!(ctx.group_of("j3"), None);
+    }
+
+    #[tokio::test]
+    async fn rejected_credentials_stop_the_run_other_failures_do_not() {
+        let ctx = Ctx::new(
+            plan("job stop -p tencent --job-id job-aaaaaaaa"),
+            Env::default(),
+        );
+        ctx.note_failure(&(&Error::new(ErrorKind::Provider, "busy").retryable(true)).into());
+        ctx.note_failure(&(&Error::new(ErrorKind::NotFound, "gone")).into());
+        assert!(ctx.aborted().is_none());
+        let mut auth = Error::new(ErrorKind::Auth, "bad key");
+        auth.code = Some("AuthFailure.SecretIdNotFound".into());
+        ctx.note_failure(&(&auth).into());
+        let e = ctx.aborted().unwrap();
+        assert_eq!(
+            (e.kind, e.code.as_deref()),
+            (ErrorKind::Auth, Some("AuthFailure.SecretIdNotFound"))
+        );
+    }
+
+    #[tokio::test]
+    async fn the_config_file_comes_from_the_environment() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, "[profiles.ci.tencent]\nregion = 'ap-guangzhou'\n").unwrap();
+        let env = Env::from_pairs(&[("CLOUDSTOP_CONFIG", path.to_str().unwrap())]);
+        let ctx = Ctx::new(plan("job stop -p tencent --job-id job-aaaaaaaa"), env);
+        assert_eq!(
+            ctx.config().unwrap().profiles_with("tencent"),
+            ["ci".to_string()]
+        );
+    }
+
+    #[tokio::test]
+    async fn polls_pause_until_the_interval_or_the_deadline() {
+        let ctx = Ctx::new(
+            plan("job stop -p tencent --job-id job-aaaaaaaa --wait --wait-timeout 90s --poll-interval 50ms"),
+            Env::default(),
+        );
+        let left = ctx.wait_deadline() - Instant::now();
+        assert!(
+            left > Duration::from_secs(89) && left <= Duration::from_secs(90),
+            "{left:?}"
+        );
+        let now = Instant::now();
+        assert!(!ctx.pause_before_poll(now).await, "the deadline has passed");
+        let start = Instant::now();
+        assert!(ctx.pause_before_poll(start + Duration::from_secs(30)).await);
+        let slept = start.elapsed();
+        assert!(
+            slept >= Duration::from_millis(50) && slept < Duration::from_secs(30),
+            "{slept:?}"
+        );
+        let start = Instant::now();
+        assert!(
+            !ctx.pause_before_poll(start + Duration::from_millis(20))
+                .await,
+            "the deadline comes first"
+        );
+        assert!(start.elapsed() >= Duration::from_millis(20));
     }
 }
 
