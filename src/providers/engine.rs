@@ -1218,6 +1218,26 @@ mod tests {
     }
 
     #[test]
+    fn default_hooks_read_a_lone_not_found_and_resend_once() {
+        let api = Plain(Fake::default());
+        let gone = Error::new(ErrorKind::NotFound, "no such job").with_code("ResourceNotFound");
+        match api.refusal_phase(&gone) {
+            Some(Phase::Failed(e)) => {
+                assert_eq!(
+                    (e.kind, e.code.as_deref()),
+                    (ErrorKind::NotFound, Some("ResourceNotFound"))
+                )
+            }
+            other => panic!("a not-found refusal speaks for its id: {other:?}"),
+        }
+        assert!(api
+            .refusal_phase(&Error::new(ErrorKind::Provider, "busy"))
+            .is_none());
+        let ctx = ctx("job stop -p tencent --job-id a --retries 4");
+        assert_eq!(api.resend_rounds(&ctx), 1);
+    }
+
+    #[test]
     fn read_for_defaults_to_read() {
         let ctx = ctx(
             "cluster delete -p tencent --cluster-id a,b --yes --wait --poll-interval 1ms --wait-timeout 10s",
