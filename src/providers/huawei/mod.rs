@@ -1178,6 +1178,27 @@ mod tests {
     }
 
     #[test]
+    fn only_a_404_names_its_url_and_only_no_project_skips_a_region() {
+        let e = refusal(&raw(
+            500,
+            r#"{"error":{"code":"Common.0001","message":"busy"}}"#,
+        ));
+        assert_eq!(e.message, "busy (X-Request-Id req-1)");
+        let e = refusal(&raw(
+            404,
+            r#"{"error":{"code":"Ecs.0114","message":"gone"}}"#,
+        ));
+        assert_eq!(
+            e.message, "gone (X-Request-Id req-1)",
+            "the service's own not-found"
+        );
+        let none = Error::config("IAM lists no project").with_code(NO_PROJECT);
+        assert!(no_project(&none));
+        assert!(!no_project(&Error::config("IAM lists 2 projects")));
+        assert!(!no_project(&e));
+    }
+
+    #[test]
     fn endpoints_per_service_in_spec_order() {
         let none = Endpoints {
             cli: None,
