@@ -1199,6 +1199,41 @@ mod tests {
     }
 
     #[test]
+    fn a_documented_code_decides_whatever_the_status() {
+        // The table of PROVIDERS.md §3 is read by code; the HTTP status is only the
+        // fallback for codes it does not list.
+        for code in [
+            "APIGW.0301",
+            "CCE.01401001",
+            "Ecs.0003",
+            "Ecs.0110",
+            "Pdp.0001",
+            "CCE.01403001",
+            "Ecs.0023",
+            "Ecs.0114",
+            "Ecs.0614",
+            "CCE.01404001",
+            "ModelArts.2775",
+            "CCE.01429002",
+            "CCE.02429001",
+            "Ecs.0005",
+            "Ecs.0100",
+            "Common.0011",
+            "APIGW.0101",
+            "Ecs.0118",
+            "APIGW.0308",
+            "Common.1503",
+            "Common.0024",
+            "Common.0001",
+        ] {
+            let at = |status| classify(code, status);
+            for status in [200, 400, 401, 403, 404, 429, 500, 503] {
+                assert_eq!(at(status), at(418), "{code} at HTTP {status}");
+            }
+        }
+    }
+
+    #[test]
     fn endpoints_per_service_in_spec_order() {
         let none = Endpoints {
             cli: None,

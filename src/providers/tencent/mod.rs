@@ -1149,3 +1149,75 @@ pub async fn list_all<T: serde::de::DeserializeOwned>(
         other => other,
     }
 }
+
+#[cfg(test)]
+mod answer_tests {
+    use super::*;
+
+    fn raw(status: u16, body: &str) -> RawResponse {
+        RawResponse {
+            status,
+            body: body.as_bytes().to_vec(),
+            url: "https://cvm.tencentcloudapi.com/".into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn answers_carry_errors_inside_http_200() {
+        let ok = parse_answer::<serde_json::Value>(
+            &raw(200, r#"{"Response":{"TotalCount":0,"RequestId":"r-1"}}"#),
+            classify_list,
+        )
+        .unwrap();
+        assert_eq!(ok.request_id.as_deref(), Some("r-1"));
+        // Another status is the gateway's, whatever the body says.
+        let e = parse_answer::<serde_json::Value>(
+            &raw(502, r#"{"Response":{"TotalCount":0,"RequestId":"r-1"}}"#),
+            classify_list,
+        )
+        .err()
+        .expect("an error");
+        assert_eq!(e.code.as_deref(), Some("HTTP 502"));
+        let err = |code: &str| {
+            parse_answer::<serde_json::Value>(
+                &raw(
+                    200,
+                    &format!(r#"{{"Response":{{"Error":{{"Code":"{code}","Message":"m"}},"RequestId":"r-2"}}}}"#),
+                ),
+                classify_list,
+            )
+            .err().expect("an error")
+        };
+        let e = err("RequestLimitExceeded");
+        assert_eq!(
+            (e.kind, e.retryable, e.maybe_applied),
+            (ErrorKind::Throttled, true, false)
+        );
+        let e = err("InternalError");
+        assert_eq!(
+            (e.kind, e.retryable, e.maybe_applied),
+            (ErrorKind::Provider, true, true)
+        );
+        let e = err("AuthFailure.SignatureFailure");
+        assert_eq!(
+            (e.kind, e.retryable, e.maybe_applied),
+            (ErrorKind::Auth, false, false)
+        );
+        assert_eq!(e.message, "m (RequestId r-2)");
+        assert_eq!(e.request_id.as_deref(), Some("r-2"));
+    }
+
+    #[test]
+    fn list_codes_map() {
+        for (code, kind) in [
+            ("FailedOperation.IllegalTagKey", ErrorKind::Usage),
+            ("FailedOperation.IllegalTagValue", ErrorKind::Usage),
+            ("InvalidParameterValue.TagKeyNotFound", ErrorKind::NotFound),
+            ("InvalidFilter", ErrorKind::Internal),
+            ("AuthFailure.SecretIdNotFound", ErrorKind::Auth),
+        ] {
+            assert_eq!(classify_list(code), (kind, false), "{code}");
+        }
+    }
+}
