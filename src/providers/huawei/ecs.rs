@@ -653,6 +653,40 @@ fn set_status(ctx: &Ctx, id: &str, status: Status) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::providers::engine::Api as _;
+
+    fn err(kind: ErrorKind, retryable: bool, applied: bool) -> Error {
+        Error::new(kind, "x")
+            .retryable(retryable)
+            .maybe_applied(applied)
+    }
+
+    #[test]
+    fn refusals_by_members_and_possibly_applied_calls_are_settled_by_reading() {
+        let (ctx, hw) = crate::providers::huawei::test_client(
+            "server stop -p huawei --server-id 3f2a0c4e-6b1d-4d8e-9a57-0c1e2d3f4a5b --retries 4",
+        );
+        let api = ServerStop { hw: &hw };
+        use ErrorKind::*;
+        let coded = |kind, code: &str| Error::new(kind, "x").with_code(code);
+        for (e, settle) in [
+            (coded(NotFound, "Ecs.0114"), true),
+            (coded(NotFound, "Ecs.0614"), true),
+            (coded(Provider, "Ecs.0100"), true),
+            (coded(Provider, "Ecs.0005"), false),
+            (err(Provider, true, true), true),
+            (err(Throttled, true, false), false),
+            (err(Provider, false, true), false),
+            (err(Auth, false, false), false),
+        ] {
+            assert_eq!(api.settle_by_reading(&e), settle, "{e:?}");
+            assert!(
+                api.refusal_phase(&e).is_none(),
+                "every refusal is read, none settled by its code"
+            );
+        }
+        assert_eq!(api.resend_rounds(&ctx), 4);
+    }
 
     #[test]
     fn uuids() {

@@ -221,6 +221,32 @@ impl engine::Api for ModelArts<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::providers::engine::Api as _;
+
+    fn err(kind: ErrorKind, retryable: bool, applied: bool) -> Error {
+        Error::new(kind, "x")
+            .retryable(retryable)
+            .maybe_applied(applied)
+    }
+
+    #[test]
+    fn refusals_after_a_clean_read_are_settled_by_reading() {
+        let (_ctx, hw) = crate::providers::huawei::test_client(
+            "job stop -p huawei --job-id 3f2a0c4e-6b1d-4d8e-9a57-0c1e2d3f4a5b",
+        );
+        let api = ModelArts { hw: &hw };
+        use ErrorKind::*;
+        for (e, settle) in [
+            (err(Provider, false, false), true),
+            (err(Provider, true, true), true),
+            (err(Throttled, true, false), false),
+            (err(Provider, true, false), false),
+            (err(Permission, false, false), false),
+            (err(NotFound, false, false), false),
+        ] {
+            assert_eq!(api.settle_by_reading(&e), settle, "{e:?}");
+        }
+    }
 
     #[test]
     fn ids_in_both_documented_forms() {
