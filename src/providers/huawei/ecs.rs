@@ -663,7 +663,7 @@ mod tests {
 
     #[test]
     fn refusals_by_members_and_possibly_applied_calls_are_settled_by_reading() {
-        let (ctx, hw) = crate::providers::huawei::test_client(
+        let (ctx, hw) = crate::providers::huawei::tests::test_client(
             "server stop -p huawei --server-id 3f2a0c4e-6b1d-4d8e-9a57-0c1e2d3f4a5b --retries 4",
         );
         let api = ServerStop { hw: &hw };

@@ -1314,27 +1314,26 @@ mod tests {
             assert!(!project_id_ok(p), "{p}");
         }
     }
-}
 
-/// A run context and a resolved client for the unit tests of the API files: `args` after
-/// `cloudstop`, keys and region from the environment.
-#[cfg(test)]
-pub(crate) fn test_client(args: &str) -> (Ctx, Huawei) {
-    use clap::Parser;
-    let argv = std::iter::once("cloudstop").chain(args.split_whitespace());
-    let cli = crate::cli::Cli::try_parse_from(argv).unwrap();
-    let env = crate::config::Env::from_pairs(&[
-        ("HUAWEICLOUD_SDK_AK", "AKTEST"),
-        ("HUAWEICLOUD_SDK_SK", "SKTEST"),
-        ("CLOUDSTOP_REGION", "cn-north-4"),
-        (
-            "HUAWEICLOUD_SDK_PROJECT_ID",
-            "0123456789abcdef0123456789abcdef",
-        ),
-        ("HOME", "/nonexistent"),
-    ]);
-    let plan = Plan::build(cli.command, &env, &mut std::io::empty()).unwrap();
-    let ctx = Ctx::new(plan, env);
-    let hw = Huawei::resolve(&ctx).unwrap();
-    (ctx, hw)
+    /// A run context and a resolved client for the unit tests of the API files: `args` after
+    /// `cloudstop`, keys and region from the environment.
+    pub(super) fn test_client(args: &str) -> (Ctx, Huawei) {
+        use clap::Parser;
+        let argv = std::iter::once("cloudstop").chain(args.split_whitespace());
+        let cli = crate::cli::Cli::try_parse_from(argv).unwrap();
+        let env = crate::config::Env::from_pairs(&[
+            ("HUAWEICLOUD_SDK_AK", "AKTEST"),
+            ("HUAWEICLOUD_SDK_SK", "SKTEST"),
+            ("CLOUDSTOP_REGION", "cn-north-4"),
+            (
+                "HUAWEICLOUD_SDK_PROJECT_ID",
+                "0123456789abcdef0123456789abcdef",
+            ),
+            ("HOME", "/nonexistent"),
+        ]);
+        let plan = Plan::build(cli.command, &env, &mut std::io::empty()).unwrap();
+        let ctx = Ctx::new(plan, env);
+        let hw = Huawei::resolve(&ctx).unwrap();
+        (ctx, hw)
+    }
 }

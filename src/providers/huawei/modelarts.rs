@@ -231,7 +231,7 @@ mod tests {
 
     #[test]
     fn refusals_after_a_clean_read_are_settled_by_reading() {
-        let (_ctx, hw) = crate::providers::huawei::test_client(
+        let (_ctx, hw) = crate::providers::huawei::tests::test_client(
             "job stop -p huawei --job-id 3f2a0c4e-6b1d-4d8e-9a57-0c1e2d3f4a5b",
         );
         let api = ModelArts { hw: &hw };
