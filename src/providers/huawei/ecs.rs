@@ -653,6 +653,21 @@ fn set_status(ctx: &Ctx, id: &str, status: Status) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_failed_job_says_why_with_its_code() {
+        let e = job_error(None, Some(""), "stop job");
+        assert_eq!((e.kind, e.code.as_deref()), (ErrorKind::Provider, None));
+        assert_eq!(e.message, "the stop job failed");
+        let e = job_error(Some(""), Some("disk busy"), "stop job");
+        assert_eq!((e.kind, e.code.as_deref()), (ErrorKind::Provider, None));
+        assert_eq!(e.message, "the stop job failed: disk busy");
+        let e = job_error(Some("Ecs.0114"), None, "sub job");
+        assert_eq!(
+            (e.kind, e.code.as_deref()),
+            (ErrorKind::NotFound, Some("Ecs.0114"))
+        );
+    }
     use crate::providers::engine::Api as _;
 
     fn err(kind: ErrorKind, retryable: bool, applied: bool) -> Error {

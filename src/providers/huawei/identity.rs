@@ -272,3 +272,39 @@ impl Renew for EcsAgency {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raw(status: u16, body: &str) -> RawResponse {
+        RawResponse {
+            status,
+            body: body.as_bytes().to_vec(),
+            url: "https://iam.myhuaweicloud.com/v3.0/OS-CREDENTIAL/securitytokens".into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn iam_refusals_are_auth_or_permission_unless_retryable() {
+        let body = r#"{"error":{"code":"IAM.0001","message":"denied"}}"#;
+        for (status, kind, retryable) in [
+            (400, ErrorKind::Auth, false),
+            (401, ErrorKind::Auth, false),
+            (403, ErrorKind::Permission, false),
+            (404, ErrorKind::Auth, false),
+            (500, ErrorKind::Provider, true),
+            (429, ErrorKind::Throttled, true),
+        ] {
+            let e = iam_refusal(&raw(status, body), "the id token");
+            assert_eq!((e.kind, e.retryable), (kind, retryable), "HTTP {status}");
+            assert!(
+                e.message
+                    .starts_with(&format!("IAM refused the id token (HTTP {status}): denied")),
+                "{}",
+                e.message
+            );
+        }
+    }
+}
