@@ -947,6 +947,28 @@ mod tests {
     use super::*;
 
     #[test]
+    fn only_qingclouds_own_refusals_are_settled_by_reading() {
+        use crate::providers::qingcloud::ret_code_error;
+        for (e, settle) in [
+            (ret_code_error(1400, "job finished"), true),
+            (ret_code_error(2100, "no such job"), true),
+            (ret_code_error(2400, "quota"), true),
+            (ret_code_error(5000, "internal"), false),
+            (ret_code_error(5300, "busy, nothing done"), false),
+            (ret_code_error(2500, "throttled"), false),
+            (ret_code_error(1200, "bad key"), false),
+            (ret_code_error(1300, "expired"), false),
+            (
+                Error::new(ErrorKind::Provider, "HTTP 400").with_code("HTTP 400"),
+                false,
+            ),
+            (Error::new(ErrorKind::Provider, "no code"), false),
+        ] {
+            assert_eq!(refused_for_a_resource(&e), settle, "{e:?}");
+        }
+    }
+
+    #[test]
     fn ids() {
         for ok in ["hpcjob-bp6rj09f", "hpcjob-k3x9w2qa"] {
             assert!(is_job_id(ok), "{ok}");
