@@ -947,6 +947,62 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_engine_hooks_settle_qingclouds_own_refusals_by_reading() {
+        use crate::providers::engine::Api as _;
+        use crate::providers::qingcloud::ret_code_error;
+        let (_ctx, qc) = crate::providers::qingcloud::tests::test_client(
+            "job stop -p qingcloud --job-id job-aaaaaaaa --cluster-id hpc-aaaaaaaa",
+        );
+        let jobs = JobStop {
+            qc: &qc,
+            cluster: "hpc-aaaaaaaa",
+            found_ops: Mutex::new(BTreeMap::new()),
+        };
+        let clusters = ClusterDelete {
+            qc: &qc,
+            unlease: None,
+            found_ops: Mutex::new(BTreeMap::new()),
+        };
+        for (e, settle) in [
+            (ret_code_error(1400, "state"), true),
+            (ret_code_error(2500, "throttled"), false),
+        ] {
+            assert_eq!(jobs.settle_by_reading(&e), settle, "{e:?}");
+            assert_eq!(clusters.settle_by_reading(&e), settle, "{e:?}");
+        }
+    }
+
+    #[test]
+    fn job_and_cluster_states_map_to_phases() {
+        for (status, phase) in [
+            ("pending", Phase::Running),
+            ("running", Phase::Running),
+            ("finished", Phase::Stopped),
+            ("exited", Phase::Stopped),
+            ("cancelled", Phase::Stopped),
+            ("canceled", Phase::Stopped),
+            ("stopped", Phase::Stopped),
+            ("stopping", Phase::Stopping),
+            ("cancelling", Phase::Stopping),
+            ("canceling", Phase::Stopping),
+            ("terminating", Phase::Stopping),
+            ("something-new", Phase::Running),
+        ] {
+            assert_eq!(job_phase(status), phase, "job {status}");
+        }
+        for (status, phase) in [
+            ("deleted", Phase::Gone),
+            ("ceased", Phase::Gone),
+            ("deleting", Phase::Stopping),
+            ("pending_delete", Phase::Stopping),
+            ("active", Phase::Running),
+            ("stopped", Phase::Running),
+        ] {
+            assert_eq!(cluster_phase(status), phase, "cluster {status}");
+        }
+    }
+
+    #[test]
     fn only_qingclouds_own_refusals_are_settled_by_reading() {
         use crate::providers::qingcloud::ret_code_error;
         for (e, settle) in [

@@ -725,4 +725,22 @@ mod tests {
         assert_eq!(iaas_base("https://iaas"), "https://iaas");
         assert_eq!(iaas_base("http://h/gw"), "http://h/gw");
     }
+
+    /// A run context and a resolved client for the unit tests of the API files: `args`
+    /// after `cloudstop`, keys and zone from the environment.
+    pub(super) fn test_client(args: &str) -> (Ctx, Qingcloud) {
+        use clap::Parser;
+        let argv = std::iter::once("cloudstop").chain(args.split_whitespace());
+        let cli = crate::cli::Cli::try_parse_from(argv).unwrap();
+        let env = crate::config::Env::from_pairs(&[
+            ("QINGCLOUD_ACCESS_KEY_ID", "QYTEST"),
+            ("QINGCLOUD_SECRET_ACCESS_KEY", "SKTEST"),
+            ("CLOUDSTOP_ZONE", "pek3"),
+            ("HOME", "/nonexistent"),
+        ]);
+        let plan = crate::plan::Plan::build(cli.command, &env, &mut std::io::empty()).unwrap();
+        let ctx = Ctx::new(plan, env);
+        let qc = Qingcloud::resolve(&ctx).unwrap();
+        (ctx, qc)
+    }
 }
