@@ -582,6 +582,69 @@ mod tests {
     use super::*;
 
     #[test]
+    fn instance_states_map_to_phases() {
+        let phase = |status: &str, transition: &str| {
+            let i = Instance {
+                status: status.into(),
+                transition: transition.into(),
+            };
+            instance_phase("i-aaaaaaaa", &i)
+        };
+        assert_eq!(phase("stopped", ""), Phase::Stopped);
+        assert_eq!(phase("terminated", ""), Phase::Stopped);
+        assert_eq!(phase("ceased", ""), Phase::Stopped);
+        assert_eq!(phase("running", "stopping"), Phase::Stopping);
+        assert_eq!(phase("running", ""), Phase::Running);
+        for (status, transition) in [
+            ("running", "restarting"),
+            ("suspended", ""),
+            ("stopped", "starting"),
+        ] {
+            assert!(
+                matches!(phase(status, transition), Phase::Failed(_)),
+                "{status}/{transition}"
+            );
+        }
+    }
+
+    #[test]
+    fn refusals_and_possibly_applied_calls_are_settled_by_reading() {
+        use crate::providers::engine::Api as _;
+        use crate::providers::qingcloud::ret_code_error;
+        let (ctx, qc) = crate::providers::qingcloud::tests::test_client(
+            "server stop -p qingcloud --server-id i-aaaaaaaa,i-bbbbbbbb --retries 3",
+        );
+        let api = ServerStop { qc: &qc };
+        for (e, settle) in [
+            (ret_code_error(1400, "not running"), true),
+            (ret_code_error(2100, "missing"), true),
+            (ret_code_error(5000, "internal"), true),
+            (ret_code_error(2500, "throttled"), false),
+            (ret_code_error(1200, "bad key"), false),
+            (ret_code_error(2400, "quota"), false),
+        ] {
+            assert_eq!(api.settle_by_reading(&e), settle, "{e:?}");
+        }
+        assert_eq!(api.resend_rounds(&ctx), 3);
+        // A failed call's ids: not found when QingCloud says so, else failed.
+        for id in ["i-aaaaaaaa", "i-bbbbbbbb"] {
+            ctx.report
+                .set(crate::envelope::ResultItem::new(id, Status::Accepted));
+        }
+        set_failed(&ctx, &["i-aaaaaaaa".to_string()], &not_found("i-aaaaaaaa"));
+        set_failed(
+            &ctx,
+            &["i-bbbbbbbb".to_string()],
+            &ret_code_error(2400, "quota"),
+        );
+        assert_eq!(
+            ctx.report.get("i-aaaaaaaa").unwrap().status,
+            Status::NotFound
+        );
+        assert_eq!(ctx.report.get("i-bbbbbbbb").unwrap().status, Status::Failed);
+    }
+
+    #[test]
     fn ids() {
         for ok in ["i-rtyv0968", "i-ogbndull", "i-2aypaijz"] {
             assert!(is_instance_id(ok), "{ok}");
