@@ -319,6 +319,36 @@ mod tests {
     use super::*;
 
     #[test]
+    fn only_a_repeat_refused_as_busy_is_settled_by_reading() {
+        use crate::providers::engine::Api as _;
+        let (_ctx, tc) = crate::providers::tencent::answer_tests::test_client(
+            "job stop -p tencent --job-id job-aaaaaaaa",
+        );
+        let api = JobStop { tc: &tc };
+        let refusal = |code: &str, applied: bool| {
+            Error::new(ErrorKind::Provider, "x")
+                .with_code(code)
+                .maybe_applied(applied)
+        };
+        for (e, busy, settle) in [
+            (refusal("ResourceInUse.Job", true), true, true),
+            (
+                refusal("UnsupportedOperation.TerminateJob", true),
+                true,
+                true,
+            ),
+            (refusal("UnsupportedOperation", true), true, true),
+            (refusal("ResourceInUse.Job", false), true, false),
+            (refusal("ResourceNotFound.Job", true), false, false),
+            (refusal("InternalError", true), false, false),
+        ] {
+            assert_eq!(refused_as_busy(&e), busy, "{e:?}");
+            assert_eq!(repeat_refused(&e), settle, "{e:?}");
+            assert_eq!(api.settle_by_reading(&e), settle, "{e:?}");
+        }
+    }
+
+    #[test]
     fn every_documented_code_maps() {
         use ErrorKind::*;
         for (code, kind, retry) in [

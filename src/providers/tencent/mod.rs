@@ -1220,4 +1220,22 @@ mod answer_tests {
             assert_eq!(classify_list(code), (kind, false), "{code}");
         }
     }
+
+    /// A run context and a resolved client for the unit tests of the API files: `args`
+    /// after `cloudstop`, keys and region from the environment.
+    pub(super) fn test_client(args: &str) -> (Ctx, Tencent) {
+        use clap::Parser;
+        let argv = std::iter::once("cloudstop").chain(args.split_whitespace());
+        let cli = crate::cli::Cli::try_parse_from(argv).unwrap();
+        let env = crate::config::Env::from_pairs(&[
+            ("TENCENTCLOUD_SECRET_ID", "AKIDTEST"),
+            ("TENCENTCLOUD_SECRET_KEY", "SKTEST"),
+            ("CLOUDSTOP_REGION", "ap-guangzhou"),
+            ("HOME", "/nonexistent"),
+        ]);
+        let plan = Plan::build(cli.command, &env, &mut std::io::empty()).unwrap();
+        let ctx = Ctx::new(plan, env);
+        let tc = Tencent::resolve(&ctx).unwrap();
+        (ctx, tc)
+    }
 }
