@@ -319,6 +319,24 @@ mod tests {
     use super::*;
 
     #[test]
+    fn final_job_states() {
+        for s in ["SUCCEED", "FAILED", "FAILED_INTERRUPTED"] {
+            assert!(is_final(s), "{s}");
+        }
+        for s in [
+            "SUBMITTED",
+            "PENDING",
+            "RUNNABLE",
+            "STARTING",
+            "RUNNING",
+            "TERMINATING",
+            "succeed",
+        ] {
+            assert!(!is_final(s), "{s}");
+        }
+    }
+
+    #[test]
     fn only_a_repeat_refused_as_busy_is_settled_by_reading() {
         use crate::providers::engine::Api as _;
         let (_ctx, tc) = crate::providers::tencent::answer_tests::test_client(

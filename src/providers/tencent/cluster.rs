@@ -167,3 +167,39 @@ standard cluster (a serverless one gets DeleteEKSCluster, an edge one is refused
             || thpc::refused_for_its_state(e.code.as_deref())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorKind;
+    use crate::providers::engine::Api as _;
+
+    #[test]
+    fn state_refusals_and_possibly_applied_deletes_are_settled_by_reading() {
+        let (_ctx, tc) = crate::providers::tencent::answer_tests::test_client(
+            "cluster delete -p tencent --cluster-id cls-aaaaaaaa --yes",
+        );
+        let api = Clusters {
+            tc: &tc,
+            kinds: Mutex::new(HashMap::new()),
+            sent: Mutex::new(HashSet::new()),
+        };
+        let refusal = |code: &str| Error::new(ErrorKind::Provider, "x").with_code(code);
+        for (e, settle) in [
+            (refusal("FailedOperation.ClusterState"), true),
+            (refusal("ResourceInUse"), true),
+            (
+                refusal("UnsupportedOperation.ClusterStatusNotSupport"),
+                true,
+            ),
+            (
+                refusal("InternalError").retryable(true).maybe_applied(true),
+                true,
+            ),
+            (refusal("InvalidParameter"), false),
+            (refusal("RequestLimitExceeded").retryable(true), false),
+        ] {
+            assert_eq!(api.settle_by_reading(&e), settle, "{e:?}");
+        }
+    }
+}
