@@ -458,6 +458,40 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_refusal_for_an_instance_is_read_or_speaks_for_a_lone_one() {
+        use crate::providers::engine::Api as _;
+        let (_ctx, tc) = crate::providers::tencent::answer_tests::test_client(
+            "server stop -p tencent --server-id ins-aaaaaaaa",
+        );
+        let api = ServerStop { tc: &tc };
+        let refusal = |code: &str| Error::new(ErrorKind::Provider, "x").with_code(code);
+        for (code, settle) in [
+            ("InvalidInstanceId.NotFound", true),
+            ("UnsupportedOperation.InstanceStateStopped", true),
+            ("UnsupportedOperation.InstanceStateRunning", true),
+            ("UnsupportedOperation.Other", false),
+            ("InvalidInstanceId.Malformed", false),
+            ("InternalError", false),
+        ] {
+            assert_eq!(api.settle_by_reading(&refusal(code)), settle, "{code}");
+        }
+        assert_eq!(
+            api.refusal_phase(&refusal("UnsupportedOperation.InstanceStateStopped")),
+            Some(Phase::Stopped)
+        );
+        assert_eq!(
+            api.refusal_phase(&refusal("UnsupportedOperation.InstanceStateStopping")),
+            Some(Phase::Stopping)
+        );
+        let e = refusal("UnsupportedOperation.InstanceStateTerminating");
+        assert_eq!(api.refusal_phase(&e), Some(Phase::Failed(e.clone())));
+        assert_eq!(
+            api.refusal_phase(&Error::new(ErrorKind::Provider, "no code")),
+            None
+        );
+    }
+
+    #[test]
     fn every_documented_code_maps() {
         use ErrorKind::*;
         for (code, kind, retry) in [

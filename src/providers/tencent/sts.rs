@@ -41,7 +41,7 @@ fn classify_sts(code: &str) -> (ErrorKind, bool) {
     if code == "InvalidParameter.WebIdentityTokenError" {
         return (ErrorKind::Auth, false);
     }
-    if let Some(c) = classify_common(code) {
+    if let Some(c) = classify_common(code).filter(|_| code != "InternalError.GetRoleError") {
         return c;
     }
     if code.starts_with("ResourceNotFound")
@@ -331,5 +331,15 @@ mod tests {
             ErrorKind::Auth
         );
         assert_eq!(classify_sts("RequestLimitExceeded").0, ErrorKind::Throttled);
+        for (code, kind) in [
+            ("InvalidParameter.RoleArnError", ErrorKind::Config),
+            ("MissingParameter", ErrorKind::Config),
+            ("ResourceNotFound", ErrorKind::Config),
+            ("InternalError.GetRoleError", ErrorKind::Config),
+            ("InternalError.DbError", ErrorKind::Provider),
+            ("FailedOperation", ErrorKind::Auth),
+        ] {
+            assert_eq!(classify_sts(code).0, kind, "{code}");
+        }
     }
 }
