@@ -755,6 +755,13 @@ mod tests {
         );
         let env = Env::from_pairs(&[("CLOUDSTOP_CONFIG", missing.to_str().unwrap())]);
         assert!(ConfigFile::load_for(&env, &["tencent"]).is_err());
+        // A file that exists but cannot be read is an error, never an empty config.
+        let e = ConfigFile::load(Some(dir.path().to_path_buf()), false, &["tencent"]).unwrap_err();
+        assert!(
+            e.message.contains("cannot read config file"),
+            "{}",
+            e.message
+        );
     }
 
     #[cfg(unix)]

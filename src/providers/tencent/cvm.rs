@@ -458,6 +458,26 @@ mod tests {
     use super::*;
 
     #[test]
+    fn instance_states_map_to_phases() {
+        assert_eq!(instance_phase("ins-a", "STOPPED"), Phase::Stopped);
+        assert_eq!(instance_phase("ins-a", "STOPPING"), Phase::Stopping);
+        assert_eq!(instance_phase("ins-a", "RUNNING"), Phase::Running);
+        for state in [
+            "PENDING",
+            "STARTING",
+            "REBOOTING",
+            "SHUTDOWN",
+            "TERMINATING",
+            "LAUNCH_FAILED",
+        ] {
+            match instance_phase("ins-a", state) {
+                Phase::Failed(e) => assert!(e.message.contains(state), "{}", e.message),
+                other => panic!("{state}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
     fn a_refusal_for_an_instance_is_read_or_speaks_for_a_lone_one() {
         use crate::providers::engine::Api as _;
         let (_ctx, tc) = crate::providers::tencent::answer_tests::test_client(
