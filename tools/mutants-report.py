@@ -26,20 +26,17 @@ def lines(d, name):
 
 
 outcome = {}  # "file:line:col: what" -> caught | missed | timeout | unviable
-partial = []
+listed = set()  # every mutant some run set out to test
 for d in dirs:
-    tested = 0
     for kind in ("caught", "missed", "timeout", "unviable"):
         for l in lines(d, kind + ".txt"):
             if re.match(r"^[^:]+:\d+:", l):
                 outcome[l] = kind
-                tested += 1
     try:
-        total = len(json.load(open(os.path.join(d, "mutants.json"))))
-        if tested < total:
-            partial.append("%s: %d of %d tested" % (d, tested, total))
+        listed.update(m["name"] for m in json.load(open(os.path.join(d, "mutants.json"))))
     except Exception:
         pass
+untested = len(listed - set(outcome))
 
 per_file = collections.defaultdict(collections.Counter)
 missed = []
@@ -56,8 +53,8 @@ print("Written by `bash tools/mutants` (cargo-mutants) over the foundation (ever
 print("every provider's settling and error mapping (the functions `PROVIDER_FNS` names in")
 print("`tools/mutants`).")
 if tests == "lib":
-    print("Tests run: unit tests only (`MUTANTS_PASS2=0`: `cargo test --lib`; the binary")
-    print("tests in `tests/` were not run, so this under-counts what the whole suite catches).")
+    print("Tests run: unit tests only (`cargo test --lib`): pass 2, against the binary tests")
+    print("in `tests/`, did not run, so this under-counts what the whole suite catches.")
 else:
     print("Tests run: pass 1, every mutant against the unit tests (`cargo test --lib`); pass 2,")
     print("what pass 1 missed, against the unit tests and these binary tests of `tests/`:")
@@ -67,8 +64,8 @@ else:
         print("- %s: %s" % (name, ", ".join("`%s`" % b for b in bins.split())))
     print()
     print("Property tests ran 64 cases each (`PROPTEST_CASES=64`).")
-if partial:
-    print("\n**Partial run:** " + "; ".join(partial) + ".")
+if untested:
+    print("\n**Partial run:** %d of %d mutants were not tested before the run was stopped." % (untested, len(listed)))
 print()
 print("| file | caught | missed | unviable | timeout | caught of viable |")
 print("|---|---|---|---|---|---|")
